@@ -1,0 +1,10 @@
+"""tinygrad-core: a lazy, PyTorch-like Tensor library with pluggable backends."""
+
+from tinygrad import dtype as _dtype_mod  # noqa: F401
+from tinygrad.device import Device
+from tinygrad.dtype import dtypes
+from tinygrad.helpers import Context, GlobalCounters, getenv
+from tinygrad.tensor import Tensor
+
+__version__ = "0.1.0"
+__all__ = ["Tensor", "Device", "dtypes", "Context", "GlobalCounters", "getenv"]

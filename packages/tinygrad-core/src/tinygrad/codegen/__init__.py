@@ -1,0 +1,74 @@
+"""Lowering one kernel from its AST to source: thread grid, simplification, linearization, rendering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tinygrad.dtype import dtypes
+from tinygrad.helpers import prod
+from tinygrad.renderer import Renderer
+from tinygrad.uop.ops import Ops, UOp
+from tinygrad.uop.pattern import graph_rewrite
+from tinygrad.uop.symbolic import symbolic
+
+
+@dataclass(frozen=True)
+class ProgramSpec:
+    """Everything needed to compile and launch one kernel."""
+
+    name: str
+    src: str
+    uops: tuple[UOp, ...]
+    global_size: tuple[int, ...]
+    ops_estimate: int
+    mem_estimate: int
+
+
+def _outer_ranges(ast: UOp) -> list[UOp]:
+    nodes = ast.toposort()
+    reduce_ranges = {r for u in nodes if u.op is Ops.REDUCE for r in u.src[1:]}
+    return sorted((u for u in nodes if u.op is Ops.RANGE and u not in reduce_ranges), key=lambda r: r.arg)
+
+
+def to_grid(ast: UOp, renderer: Renderer) -> tuple[UOp, tuple[int, ...]]:
+    """For renderers with a thread grid, the output loops become SPECIAL thread indices."""
+    outer = _outer_ranges(ast)
+    if not renderer.has_global_ids:
+        return ast, (1,)
+    sizes = tuple(r.src[0].arg for r in outer)
+    if renderer.global_max is not None and len(sizes) > len(renderer.global_max):
+        raise NotImplementedError("grids with more dims than the renderer allows need axis merging (not yet)")
+    mapping = {r: UOp(Ops.SPECIAL, dtypes.index, r.src, f"gidx{i}") for i, r in enumerate(outer)}
+    return ast.substitute(mapping), sizes or (1,)
+
+
+def estimate(uops: list[UOp]) -> tuple[int, int]:
+    """(flops, bytes) by walking loops: each op counts the product of the loop sizes around it."""
+    flops, mem, mult = 0, 0, 1
+    stack: list[int] = []
+    for u in uops:
+        if u.op in (Ops.RANGE, Ops.SPECIAL):
+            size = u.src[0].arg if u.src[0].op is Ops.CONST else 1
+            if u.op is Ops.RANGE:
+                stack.append(size)
+            mult *= size
+        elif u.op is Ops.END:
+            mult //= max(stack.pop(), 1) or 1
+        elif u.op in (Ops.LOAD, Ops.STORE):
+            mem += mult * (u.dtype if u.op is Ops.LOAD else u.src[1].dtype).itemsize
+        elif u.op not in (Ops.CONST, Ops.DEFINE_GLOBAL, Ops.DEFINE_ACC, Ops.INDEX, Ops.ACC_STORE, Ops.CAST):
+            if u.dtype != dtypes.index:
+                flops += mult
+    return flops, mem
+
+
+def get_program(ast: UOp, renderer: Renderer) -> ProgramSpec:
+    from tinygrad.codegen.linearize import linearize
+
+    ast, global_size = to_grid(ast, renderer)
+    ast = graph_rewrite(ast, symbolic, name="simplify kernel")
+    uops = linearize(ast)
+    name = ast.arg if isinstance(ast.arg, str) else "kernel"
+    src = renderer.render(name, uops)
+    flops, mem = estimate(uops)
+    return ProgramSpec(name, src, tuple(uops), global_size if prod(global_size) else (1,), flops, mem)

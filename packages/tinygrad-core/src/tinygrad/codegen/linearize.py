@@ -1,0 +1,100 @@
+"""Kernel AST (a SINK of STOREs whose values may contain REDUCEs over RANGEs) -> a linear list of UOps.
+
+The list is block structured: RANGE opens a loop and END closes it; a REDUCE becomes DEFINE_ACC before its
+loops, ACC_STORE inside, and reads of the accumulator after. Every value is placed in the outermost scope
+whose loop variables it depends on, so values a loop does not change are computed before it.
+"""
+
+from __future__ import annotations
+
+from tinygrad.dtype import dtypes
+from tinygrad.uop.ops import Ops, UOp, unique_id
+
+
+def reduce_identity(op: Ops, dtype: object) -> UOp:
+    if op is Ops.ADD:
+        return UOp.const(dtype, 0)  # type: ignore[arg-type]
+    if op is Ops.MUL:
+        return UOp.const(dtype, 1)  # type: ignore[arg-type]
+    if op is Ops.MAX:
+        return UOp.const(dtype, dtypes.min(dtype))  # type: ignore[arg-type]
+    raise ValueError(f"no identity for reduce op {op}")
+
+
+def _range_deps(sink: UOp) -> dict[UOp, frozenset[UOp]]:
+    """For each node, the RANGE/SPECIAL nodes its value varies with (a REDUCE hides its own ranges)."""
+    deps: dict[UOp, frozenset[UOp]] = {}
+    for u in sink.toposort():
+        if u.op in (Ops.RANGE, Ops.SPECIAL):
+            deps[u] = frozenset([u])
+        elif u.op is Ops.REDUCE:
+            deps[u] = frozenset().union(*(deps[s] for s in u.src)) - frozenset(u.src[1:])
+        else:
+            deps[u] = frozenset().union(*(deps[s] for s in u.src))
+    return deps
+
+
+def linearize(sink: UOp) -> list[UOp]:
+    """Order the kernel into executable form. Outer RANGEs (not owned by a REDUCE) open first, in axis order."""
+    deps = _range_deps(sink)
+    nodes = sink.toposort()
+    reduce_ranges = {r for u in nodes if u.op is Ops.REDUCE for r in u.src[1:]}
+    outer = sorted((u for u in nodes if u.op is Ops.RANGE and u not in reduce_ranges), key=lambda r: r.arg)
+    specials = [u for u in nodes if u.op is Ops.SPECIAL]
+
+    out: list[UOp] = []
+    value: dict[UOp, UOp] = {}  # AST node -> linear node holding its value (a REDUCE maps to its accumulator)
+    open_ranges: set[UOp] = set()
+
+    for u in nodes:
+        if u.op is Ops.DEFINE_GLOBAL:
+            value[u] = u
+    out.extend(sorted((u for u in nodes if u.op is Ops.DEFINE_GLOBAL), key=lambda u: u.arg))
+    def emit(u: UOp) -> UOp:
+        """Emit u (and what it needs) at the current scope, return its value node."""
+        if (v := value.get(u)) is not None:
+            return v
+        if u.op is Ops.REDUCE:
+            v = emit_reduce(u)
+        else:
+            v = u.replace(src=tuple(emit(s) for s in u.src))
+            out.append(v)
+        value[u] = v
+        return v
+
+    def emit_reduce(u: UOp) -> UOp:
+        body, ranges = u.src[0], u.src[1:]
+        # hoist what the loop does not change, so it is also visible after the loop
+        for n in body.toposort(gate=lambda n: n.op is not Ops.REDUCE):
+            if n not in value and deps[n] <= open_ranges and n.op not in (Ops.RANGE,):
+                emit(n)
+        acc = UOp(Ops.DEFINE_ACC, u.dtype, (emit(reduce_identity(u.arg, u.dtype)),), unique_id())
+        out.append(acc)
+        for r in ranges:
+            emit(r.src[0])
+            out.append(r)
+            value[r] = r
+            open_ranges.add(r)
+        v = emit(body)
+        # the combine step is an ordinary ALU node, so renderers and the emulator need no reduce-specific code
+        combined = UOp(u.arg, u.dtype, (acc, v))
+        out.append(combined)
+        out.append(UOp(Ops.ACC_STORE, dtypes.void, (acc, combined)))
+        for r in reversed(ranges):
+            out.append(UOp(Ops.END, dtypes.void, (r,)))
+            open_ranges.discard(r)
+        # forget values computed inside the loop: they are out of scope now
+        for k in [k for k, val in value.items() if deps.get(k, frozenset()) & frozenset(ranges)]:
+            del value[k]
+        return acc
+
+    for r in specials + outer:
+        emit(r.src[0])
+        out.append(r)
+        value[r] = r
+        open_ranges.add(r)
+    for s in sink.src:
+        emit(s)
+    for r in reversed(outer):
+        out.append(UOp(Ops.END, dtypes.void, (r,)))
+    return out

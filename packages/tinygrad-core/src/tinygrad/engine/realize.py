@@ -1,0 +1,85 @@
+"""Running a schedule: compile each kernel once per process (method cache), launch it, count the work."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from tinygrad.codegen import ProgramSpec, get_program
+from tinygrad.device import Buffer, Device, Program
+from tinygrad.errors import CompileError
+from tinygrad.helpers import DEBUG, GlobalCounters, colored
+from tinygrad.schedule import ScheduleItem
+from tinygrad.uop.ops import Ops, UOp, print_uops
+
+
+@dataclass
+class CompiledRunner:
+    """A kernel ready to launch on one device."""
+
+    spec: ProgramSpec
+    prg: Program
+    device: str
+
+    def __call__(self, bufs: list[Buffer], wait: bool = False) -> float | None:
+        return self.prg(*[b.opaque for b in bufs], global_size=self.spec.global_size, wait=wait)
+
+
+method_cache: dict[tuple[str, UOp], CompiledRunner] = {}
+
+
+def get_runner(device: str, ast: UOp) -> CompiledRunner:
+    """The compiled program for `ast` on `device`; identical kernels compile once per process."""
+    key = (device, ast)
+    if (r := method_cache.get(key)) is not None:
+        return r
+    dev = Device[device]
+    spec = get_program(ast, dev.renderer)
+    if DEBUG >= 5:
+        print_uops(list(spec.uops))
+    if DEBUG >= 4:
+        print(spec.src)
+    try:
+        lib = dev.compiler.compile_cached(spec.src)
+    except CompileError:
+        raise
+    except Exception as e:  # a backend compiler bug surfaces as a typed error with the source attached
+        raise CompileError(f"compiling kernel {spec.name} for {device} failed: {e}\n{spec.src}") from e
+    r = method_cache[key] = CompiledRunner(spec, dev.runtime(spec.name, lib), device)
+    return r
+
+
+def _copy(dst: Buffer, src: Buffer) -> None:
+    dst.copyin(src.as_bytes())
+
+
+def run_schedule(schedule: list[ScheduleItem], do_update_stats: bool = True) -> None:
+    for si in schedule:
+        st = time.perf_counter()
+        if si.ast.op is Ops.COPY:
+            for b in si.bufs:
+                b.allocate()
+            _copy(si.bufs[0], si.bufs[1])
+            et: Any = None
+            name, ops, mem = f"copy {si.bufs[1].device} -> {si.bufs[0].device}", 0, si.bufs[0].nbytes
+        else:
+            runner = get_runner(si.bufs[0].device, si.ast)
+            et = runner(list(si.bufs), wait=DEBUG >= 2)
+            name, ops, mem = runner.spec.name, runner.spec.ops_estimate, runner.spec.mem_estimate
+        if not do_update_stats:
+            continue
+        GlobalCounters.kernel_count += 1
+        GlobalCounters.global_ops += ops
+        GlobalCounters.global_mem += mem
+        elapsed = et if et is not None else time.perf_counter() - st
+        GlobalCounters.time_sum_s += elapsed
+        if DEBUG >= 2:
+            dev = si.bufs[0].device
+            gflops = ops / elapsed * 1e-9 if elapsed > 0 else 0
+            gbs = mem / elapsed * 1e-9 if elapsed > 0 else 0
+            print(
+                f"{colored(f'*** {dev:7s} {GlobalCounters.kernel_count:4d}', 'magenta')} {name:30s} "
+                f"tm {elapsed * 1e6:9.2f}us  {gflops:8.2f} GFLOPS {gbs:7.2f} GB/s  "
+                f"mem {GlobalCounters.mem_used / 1e6:8.2f} MB"
+            )

@@ -1,0 +1,24 @@
+"""The Renderer base: capability flags (class-level data) plus `render(name, uops) -> source`.
+
+Core asks the renderer, never the device name, what the generated code may use.
+"""
+
+from __future__ import annotations
+
+from tinygrad.dtype import DType
+from tinygrad.uop.ops import UOp
+
+
+class Renderer:
+    device: str = ""
+    # outer (output) loops become a thread grid of SPECIAL indices instead of loops
+    has_global_ids: bool = False
+    # how many grid dimensions a launch takes (None: any number)
+    global_max: tuple[int, ...] | None = None
+    has_local: bool = False
+    has_shared: bool = False
+    # dtypes the generated code can load, compute and store; None means all
+    supported_dtypes: frozenset[DType] | None = None
+
+    def render(self, name: str, uops: list[UOp]) -> str:
+        raise NotImplementedError

@@ -1,0 +1,1 @@
+"""Core's reference devices: PYTHON (UOp interpreter) and NULL (compiles nothing, runs nothing)."""

@@ -1,0 +1,1110 @@
+"""The lazy Tensor: every method builds tensor-graph UOps; nothing runs until realize/numpy/item/tolist."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar, Union
+
+import numpy as np
+
+from tinygrad.device import Buffer, Device
+from tinygrad.dtype import ConstType, DType, dtypes, least_upper_dtype, least_upper_float, to_dtype
+from tinygrad.engine.realize import run_schedule
+from tinygrad.errors import AxisError, DeviceError, DTypeError, ShapeError
+from tinygrad.helpers import argfix, prod
+from tinygrad.schedule import ScheduleItem, buffer_of, commit, create_schedule, realized_buffer
+from tinygrad.uop.ops import Ops, UOp
+
+Scalar = Union[int, float, bool]
+TensorLike = Union["Tensor", Scalar]
+
+LOG2_E = 1 / math.log(2)
+LN_2 = math.log(2)
+
+
+def _canon_axis(op: str, axis: int, ndim: int) -> int:
+    lo, hi = (-ndim, ndim - 1) if ndim else (-1, 0)
+    if not lo <= axis <= hi:
+        raise AxisError(f"Tensor.{op}: axis {axis} is out of range for a {ndim}-d tensor (valid: {lo}..{hi})")
+    return axis + ndim if axis < 0 else axis
+
+
+def _from_np(x: np.ndarray, device: str) -> UOp:
+    dt = dtypes.from_np(x.dtype)
+    x = np.ascontiguousarray(x)
+    buf = UOp.new_buffer(device, x.size, dt)
+    b = buffer_of(buf)
+    if x.size:
+        b.copyin(memoryview(x.reshape(-1).view(np.uint8)))
+    else:
+        b.allocate()
+    return buf.reshape(x.shape)
+
+
+def _infer_shape_and_check(data: Any, op: str) -> None:
+    # ragged nested lists would silently become object arrays
+    def shape(x: Any) -> tuple[int, ...]:
+        if isinstance(x, (list, tuple)):
+            subs = [shape(y) for y in x]
+            if subs and any(s != subs[0] for s in subs):
+                raise ShapeError(f"{op}: nested lists have inconsistent lengths {sorted(set(subs))}; make them rectangular")
+            return (len(x), *(subs[0] if subs else ()))
+        return ()
+
+    shape(data)
+
+
+class Tensor:
+    """A multi-dimensional array on a device, computed lazily.
+
+    >>> Tensor([1, 2, 3]).tolist()
+    [1, 2, 3]
+    """
+
+    __slots__ = ("uop", "requires_grad", "grad", "__weakref__")
+    training: ClassVar[bool] = False
+    _seed: ClassVar[int] = 0
+    _rng_counter: ClassVar[int] = 0
+
+    def __init__(
+        self,
+        data: Any,
+        device: str | None = None,
+        dtype: DType | str | None = None,
+        requires_grad: bool | None = None,
+    ) -> None:
+        dev = Device.canonicalize(device)
+        dt = to_dtype(dtype) if dtype is not None else None
+        if isinstance(data, UOp):
+            u = data
+        elif isinstance(data, Tensor):
+            u = data.uop if dt is None else data.uop.cast(dt)
+        elif isinstance(data, (bool, int, float)):
+            d = dt or dtypes.from_py(data)
+            u = UOp.tensor_const(data, d, dev)
+        elif isinstance(data, (list, tuple)):
+            _infer_shape_and_check(data, "Tensor(list)")
+            d = dt or dtypes.from_py(data)
+            if d.np is None:  # bfloat16/fp8: build in float32, cast on device
+                u = Tensor(np.array(data, dtype=np.float32), device=dev).cast(d).uop
+            else:
+                u = _from_np(np.array(data, dtype=d.np), dev)
+        elif isinstance(data, np.ndarray):
+            if dt is not None and dt.np is not None:
+                data = data.astype(dt.np)
+            u = _from_np(data, dev)
+            if dt is not None and dt.np is None:
+                u = u.cast(dt)
+        elif isinstance(data, np.generic):
+            u = _from_np(np.array(data), dev)
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            u = _from_np(np.frombuffer(bytes(data), dtype=np.uint8), dev)
+        else:
+            raise DTypeError(f"Tensor({type(data).__name__}): cannot make a tensor from this; pass a list, number, "
+                             "numpy array or bytes")  # fmt: skip
+        self.uop: UOp = u
+        self.requires_grad = requires_grad
+        self.grad: Tensor | None = None
+
+    # ---- properties ----
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.uop.shape
+
+    @property
+    def dtype(self) -> DType:
+        return self.uop.dtype
+
+    @property
+    def device(self) -> str:
+        return self.uop.device
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def numel(self) -> int:
+        return prod(self.shape)
+
+    def element_size(self) -> int:
+        return self.dtype.itemsize
+
+    def nbytes(self) -> int:
+        return self.numel() * self.element_size()
+
+    def is_floating_point(self) -> bool:
+        return dtypes.is_float(self.dtype)
+
+    def size(self, dim: int | None = None) -> int | tuple[int, ...]:
+        return self.shape if dim is None else self.shape[_canon_axis("size", dim, self.ndim)]
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"<Tensor {self.shape} {self.dtype} on {self.device}>"
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    # ---- execution ----
+
+    def schedule(self, *others: Tensor) -> list[ScheduleItem]:
+        """The kernels `realize()` would run, without running them.
+
+        >>> len(((Tensor.ones(4, 4) * 2 + 1).relu()).sum(axis=1).schedule())
+        1
+        """
+        items, _ = create_schedule([t.uop for t in (self, *others)])
+        return items
+
+    def realize(self, *others: Tensor) -> Tensor:
+        """Compute this tensor (and `others`) now; returns self."""
+        tensors = (self, *others)
+        items, becomes = create_schedule([t.uop for t in tensors])
+        run_schedule(items)
+        commit(becomes)
+        for t in tensors:
+            if becomes:
+                t.uop = t.uop.substitute({k: v.reshape(k.shape) for k, v in becomes.items()})
+        return self
+
+    def _buffer(self) -> Buffer:
+        """The realized, contiguous buffer holding this tensor's elements in order."""
+        t = self.realize()
+        if (b := realized_buffer(t.uop)) is None:
+            t = self.contiguous().realize()
+            b = realized_buffer(t.uop)
+            assert b is not None
+        return buffer_of(b)
+
+    def numpy(self) -> np.ndarray:
+        """A numpy copy of the data.
+
+        >>> Tensor([[1, 2], [3, 4]]).numpy().tolist()
+        [[1, 2], [3, 4]]
+        """
+        if self.dtype.np is None:
+            return self.cast(dtypes.float32).numpy()
+        return self._buffer().numpy().reshape(self.shape).copy()
+
+    def data(self) -> memoryview:
+        return self._buffer().as_bytes()
+
+    def tolist(self) -> Any:
+        """Nested Python lists (or a scalar for 0-d).
+
+        >>> Tensor([1.5, 2.0]).tolist()
+        [1.5, 2.0]
+        """
+        return self.numpy().tolist()
+
+    def item(self) -> ConstType:
+        """The single value of a one-element tensor.
+
+        >>> Tensor([[7]]).item()
+        7
+        """
+        if self.numel() != 1:
+            raise ShapeError(f"Tensor.item: needs exactly one element, this tensor has shape {self.shape}; "
+                             "index or reduce it first")  # fmt: skip
+        return self.numpy().reshape(()).item()
+
+    def contiguous(self) -> Tensor:
+        """A tensor whose elements are laid out in order in their own buffer (forces a kernel boundary)."""
+        return Tensor(UOp(Ops.CONTIGUOUS, self.dtype, (self.uop,)))
+
+    def detach(self) -> Tensor:
+        return Tensor(self.uop)
+
+    def to(self, device: str | None) -> Tensor:
+        dev = Device.canonicalize(device)
+        if dev == self.device:
+            return self
+        Device[dev]
+        return Tensor(UOp(Ops.COPY, self.dtype, (self.uop,), dev))
+
+    # ---- creation ----
+
+    @staticmethod
+    def full(shape: tuple[int, ...] | int, fill_value: Scalar, dtype: DType | str | None = None,
+             device: str | None = None, **kwargs: Any) -> Tensor:  # fmt: skip
+        """A tensor filled with `fill_value`.
+
+        >>> Tensor.full((2, 2), 3).tolist()
+        [[3, 3], [3, 3]]
+        """
+        shape = argfix(shape)
+        if any(not isinstance(s, int) or s < 0 for s in shape):
+            raise ShapeError(f"Tensor.full: shape {shape} must be non-negative ints")
+        dt = to_dtype(dtype) if dtype is not None else dtypes.from_py(fill_value)
+        c = Tensor(UOp.tensor_const(fill_value, dt, Device.canonicalize(device)), **kwargs)
+        return c.reshape((1,) * len(shape)).expand(shape)
+
+    @staticmethod
+    def zeros(*shape: Any, dtype: DType | str | None = None, device: str | None = None, **kw: Any) -> Tensor:
+        """>>> Tensor.zeros(2, 3).shape
+        (2, 3)
+        """
+        return Tensor.full(argfix(*shape), 0.0, dtype or dtypes.default_float, device, **kw)
+
+    @staticmethod
+    def ones(*shape: Any, dtype: DType | str | None = None, device: str | None = None, **kw: Any) -> Tensor:
+        """>>> Tensor.ones(2).tolist()
+        [1.0, 1.0]
+        """
+        return Tensor.full(argfix(*shape), 1.0, dtype or dtypes.default_float, device, **kw)
+
+    @staticmethod
+    def empty(*shape: Any, dtype: DType | str | None = None, device: str | None = None, **kw: Any) -> Tensor:
+        dt = to_dtype(dtype) if dtype is not None else dtypes.default_float
+        shp = argfix(*shape)
+        return Tensor(UOp.new_buffer(Device.canonicalize(device), prod(shp), dt).reshape(shp), **kw)
+
+    def full_like(self, fill_value: Scalar, **kw: Any) -> Tensor:
+        return Tensor.full(self.shape, fill_value, kw.pop("dtype", self.dtype), kw.pop("device", self.device), **kw)
+
+    def zeros_like(self, **kw: Any) -> Tensor:
+        return self.full_like(0, **kw)
+
+    def ones_like(self, **kw: Any) -> Tensor:
+        return self.full_like(1, **kw)
+
+    @staticmethod
+    def arange(start: Scalar, stop: Scalar | None = None, step: Scalar = 1, dtype: DType | str | None = None,
+               device: str | None = None, **kw: Any) -> Tensor:  # fmt: skip
+        """[start, stop) in steps of step.
+
+        >>> Tensor.arange(5).tolist()
+        [0, 1, 2, 3, 4]
+        >>> Tensor.arange(1, 2, 0.25).tolist()
+        [1.0, 1.25, 1.5, 1.75]
+        """
+        if stop is None:
+            start, stop = 0, start
+        if step == 0:
+            raise ValueError("Tensor.arange: step must be nonzero")
+        dt = to_dtype(dtype) if dtype is not None else dtypes.from_py([start, stop, step])
+        n = max(math.ceil((stop - start) / step), 0)
+        idx = Tensor(UOp(Ops.IOTA, dtypes.int32 if dtypes.is_int(dt) else dt, (UOp(Ops.DEVICE, arg=Device.canonicalize(device)),), n))  # noqa: E501
+        return (idx * step + start).cast(dt) if (start, step) != (0, 1) else idx.cast(dt)
+
+    @staticmethod
+    def eye(n: int, m: int | None = None, dtype: DType | str | None = None, device: str | None = None) -> Tensor:
+        m = n if m is None else m
+        r = Tensor.arange(n, device=device).reshape(n, 1)
+        c = Tensor.arange(m, device=device).reshape(1, m)
+        return (r == c).cast(to_dtype(dtype) if dtype else dtypes.default_float)
+
+    @staticmethod
+    def linspace(start: float, stop: float, steps: int, dtype: DType | str | None = None,
+                 device: str | None = None) -> Tensor:  # fmt: skip
+        if steps == 1:
+            return Tensor([float(start)], device=device, dtype=dtype)
+        t = Tensor.arange(steps, device=device).cast(dtypes.default_float) * ((stop - start) / (steps - 1)) + start
+        return t.cast(to_dtype(dtype)) if dtype else t
+
+    # ---- random: a counter-based generator (threefry2x32) written as tensor ops ----
+
+    @staticmethod
+    def manual_seed(seed: int = 0) -> None:
+        """Seed the generator; the same seed gives the same numbers on every device."""
+        Tensor._seed, Tensor._rng_counter = int(seed), 0
+
+    @staticmethod
+    def _threefry(c0: Tensor, c1: Tensor, k0: int, k1: int) -> tuple[Tensor, Tensor]:
+        # Threefry-2x32 with 20 rounds (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11)
+        rot = (13, 15, 26, 6, 17, 29, 16, 24)
+        ks = (k0 & 0xFFFFFFFF, k1 & 0xFFFFFFFF, (k0 ^ k1 ^ 0x1BD11BDA) & 0xFFFFFFFF)
+        x0, x1 = c0 + ks[0], c1 + ks[1]
+        for i in range(5):
+            for r in rot[(i % 2) * 4 : (i % 2) * 4 + 4]:
+                x0 = x0 + x1
+                x1 = (x1 << r) | (x1 >> (32 - r))
+                x1 = x1 ^ x0
+            x0, x1 = x0 + ks[(i + 1) % 3], x1 + (ks[(i + 2) % 3] + i + 1)
+        return x0, x1
+
+    @staticmethod
+    def _random_bits(n: int, device: str | None) -> Tensor:
+        """n uint32 random words; advances the generator's counter by n."""
+        ctr = Tensor._rng_counter
+        Tensor._rng_counter += n
+        if n == 0:
+            return Tensor.full((0,), 0, dtypes.uint32, device)
+        half = (n + 1) // 2
+        c0 = Tensor.arange(half, device=device, dtype=dtypes.uint32) + (ctr & 0xFFFFFFFF)
+        c1 = Tensor.full((half,), (ctr >> 32) & 0xFFFFFFFF, dtypes.uint32, device)
+        x0, x1 = Tensor._threefry(c0, c1, Tensor._seed, Tensor._seed >> 32)
+        return x0.cat(x1)[:n] if n > 1 else x0[:n]
+
+    @staticmethod
+    def rand(*shape: Any, dtype: DType | str | None = None, device: str | None = None, **kw: Any) -> Tensor:
+        """Uniform in [0, 1).
+
+        >>> Tensor.manual_seed(0); t = Tensor.rand(3); bool(((t >= 0) & (t < 1)).all().item())
+        True
+        """
+        shp = argfix(*shape)
+        dt = to_dtype(dtype) if dtype is not None else dtypes.default_float
+        bits = Tensor._random_bits(prod(shp), device)
+        # 24 random mantissa bits -> an exact float32 in [0, 1)
+        u = (bits >> 8).cast(dtypes.float32) * (2.0**-24)
+        return Tensor(u.cast(dt).reshape(shp).uop, **kw)
+
+    @staticmethod
+    def randn(*shape: Any, dtype: DType | str | None = None, device: str | None = None, **kw: Any) -> Tensor:
+        """Standard normal samples (Box-Muller)."""
+        shp = argfix(*shape)
+        dt = to_dtype(dtype) if dtype is not None else dtypes.default_float
+        u = Tensor.rand(2, *shp, dtype=dtypes.float32, device=device)
+        r = ((1 - u[0]).log() * -2).sqrt()
+        return Tensor((r * (u[1] * (2 * math.pi)).cos()).cast(dt).uop, **kw)
+
+    @staticmethod
+    def uniform(*shape: Any, low: float = 0.0, high: float = 1.0, **kw: Any) -> Tensor:
+        dt = kw.pop("dtype", None)
+        return (Tensor.rand(*shape, **kw) * (high - low) + low).cast(to_dtype(dt) if dt else dtypes.default_float)
+
+    @staticmethod
+    def randint(*shape: Any, low: int = 0, high: int = 10, device: str | None = None,
+                dtype: DType | str = dtypes.int32) -> Tensor:  # fmt: skip
+        return (Tensor.rand(*shape, device=device) * (high - low) + low).floor().cast(to_dtype(dtype))
+
+    # ---- broadcasting and elementwise ----
+
+    def _const_like(self, x: Scalar, dtype: DType | None = None) -> Tensor:
+        return Tensor(UOp.tensor_const(x, dtype or self.dtype, self.device))
+
+    def _broadcasted(self, y: TensorLike, op: str, reverse: bool = False) -> tuple[Tensor, Tensor]:
+        x: Tensor = self
+        if not isinstance(y, Tensor):
+            if not isinstance(y, (bool, int, float)):
+                raise DTypeError(f"Tensor.{op}: cannot combine a tensor with {type(y).__name__}")
+            # a Python scalar takes the tensor's dtype unless it needs a wider kind (float scalar, int tensor)
+            if isinstance(y, float) and not dtypes.is_float(x.dtype):
+                dt = dtypes.default_float
+            elif isinstance(y, int) and not isinstance(y, bool) and dtypes.is_bool(x.dtype):
+                dt = dtypes.default_int
+            else:
+                dt = x.dtype
+            y = Tensor(UOp.tensor_const(y, dt, x.device))
+        elif y.device != x.device:
+            raise DeviceError(f"Tensor.{op}: operands are on different devices ({x.device} and {y.device}); "
+                              f"move one with .to({x.device!r})")  # fmt: skip
+        if reverse:
+            x, y = y, x
+        if x.dtype != y.dtype:
+            dt = least_upper_dtype(x.dtype, y.dtype)
+            x, y = x.cast(dt), y.cast(dt)
+        out = _broadcast_shape(op, x.shape, y.shape)
+        return x._expand_to(out), y._expand_to(out)
+
+    def _expand_to(self, shape: tuple[int, ...]) -> Tensor:
+        if self.shape == shape:
+            return self
+        padded = (1,) * (len(shape) - self.ndim) + self.shape
+        return Tensor(self.uop.reshape(padded).expand(shape))
+
+    def _alu(self, op: Ops, *src: Tensor) -> Tensor:
+        return Tensor(self.uop.alu(op, *(s.uop for s in src)))
+
+    def _binop(self, op: Ops, y: TensorLike, name: str, reverse: bool = False) -> Tensor:
+        a, b = self._broadcasted(y, name, reverse)
+        return a._alu(op, b)
+
+    def add(self, x: TensorLike, reverse: bool = False) -> Tensor:
+        """>>> (Tensor([1, 2]) + 1).tolist()
+        [2, 3]
+        """
+        return self._binop(Ops.ADD, x, "add", reverse)
+
+    def sub(self, x: TensorLike, reverse: bool = False) -> Tensor:
+        a, b = self._broadcasted(x, "sub", reverse)
+        if a.dtype == dtypes.bool:
+            raise DTypeError("Tensor.sub: subtracting bool tensors is not supported; use logical_xor or cast first")
+        return a._alu(Ops.SUB, b)
+
+    def mul(self, x: TensorLike, reverse: bool = False) -> Tensor:
+        return self._binop(Ops.MUL, x, "mul", reverse)
+
+    def div(self, x: TensorLike, reverse: bool = False, rounding_mode: str | None = None) -> Tensor:
+        """True division (ints give floats), or rounding_mode "trunc" / "floor".
+
+        >>> (Tensor([3, 4]) / 2).tolist()
+        [1.5, 2.0]
+        """
+        a, b = self._broadcasted(x, "div", reverse)
+        if rounding_mode is None:
+            dt = least_upper_float(a.dtype)
+            return a.cast(dt)._alu(Ops.FDIV, b.cast(dt))
+        if rounding_mode == "trunc":
+            return a._alu(Ops.IDIV, b) if dtypes.is_int(a.dtype) else (a / b).trunc().cast(a.dtype)
+        if rounding_mode == "floor":
+            return a._floordiv(b)
+        raise ValueError(f"Tensor.div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+
+    def _floordiv(self, b: Tensor) -> Tensor:
+        if dtypes.is_int(self.dtype):
+            q = self._alu(Ops.IDIV, b)
+            # C truncates; Python floors: step down when the signs differ and there is a remainder
+            if dtypes.is_unsigned(self.dtype):
+                return q
+            adjust = ((self._alu(Ops.MOD, b)).ne(0)) & ((self < 0).ne(b < 0))
+            return adjust.where(q - 1, q)
+        return (self / b).floor().cast(self.dtype)
+
+    def idiv(self, x: TensorLike, reverse: bool = False) -> Tensor:
+        a, b = self._broadcasted(x, "floordiv", reverse)
+        return a._floordiv(b)
+
+    def mod(self, x: TensorLike, reverse: bool = False) -> Tensor:
+        """Python's modulo: the result takes the divisor's sign.
+
+        >>> (Tensor([-3, 3]) % 2).tolist()
+        [1, 1]
+        """
+        a, b = self._broadcasted(x, "mod", reverse)
+        if dtypes.is_int(a.dtype):
+            r = a._alu(Ops.MOD, b)
+            if dtypes.is_unsigned(a.dtype):
+                return r
+            return ((r.ne(0)) & ((r < 0).ne(b < 0))).where(r + b, r)
+        return a - (a / b).floor() * b
+
+    def maximum(self, x: TensorLike) -> Tensor:
+        """>>> Tensor([1, 5]).maximum(3).tolist()
+        [3, 5]
+        """
+        return self._binop(Ops.MAX, x, "maximum")
+
+    def minimum(self, x: TensorLike) -> Tensor:
+        a, b = self._broadcasted(x, "minimum")
+        return -((-a).maximum(-b)) if dtypes.is_float(a.dtype) else (a < b).where(a, b)
+
+    def where(self, x: TensorLike, y: TensorLike) -> Tensor:
+        """self ? x : y, broadcast together.
+
+        >>> Tensor([True, False]).where(1, 2).tolist()
+        [1, 2]
+        """
+        cond = self if self.dtype == dtypes.bool else self.cast(dtypes.bool)
+        if isinstance(x, Tensor):
+            x_, y_ = x._broadcasted(y, "where")
+        elif isinstance(y, Tensor):
+            y_, x_ = y._broadcasted(x, "where")
+        else:
+            dt = dtypes.from_py([x, y])
+            x_, y_ = Tensor(UOp.tensor_const(x, dt, self.device)), Tensor(UOp.tensor_const(y, dt, self.device))
+        out = _broadcast_shape("where", _broadcast_shape("where", cond.shape, x_.shape), y_.shape)
+        c, a, b = cond._expand_to(out), x_._expand_to(out), y_._expand_to(out)
+        return Tensor(UOp(Ops.WHERE, a.dtype, (c.uop, a.uop, b.uop)))
+
+    def _cmp(self, op: Ops, x: TensorLike, name: str, reverse: bool = False) -> Tensor:
+        a, b = self._broadcasted(x, name, reverse)
+        return a._alu(op, b)
+
+    def __lt__(self, x: TensorLike) -> Tensor:  # type: ignore[override]
+        return self._cmp(Ops.CMPLT, x, "lt")
+
+    def __gt__(self, x: TensorLike) -> Tensor:  # type: ignore[override]
+        return self._cmp(Ops.CMPLT, x, "gt", reverse=True)
+
+    def __ge__(self, x: TensorLike) -> Tensor:  # type: ignore[override]
+        return (self < x).logical_not()
+
+    def __le__(self, x: TensorLike) -> Tensor:  # type: ignore[override]
+        return (self > x).logical_not()
+
+    def __eq__(self, x: TensorLike) -> Tensor:  # type: ignore[override]
+        return self._cmp(Ops.CMPEQ, x, "eq")
+
+    def __ne__(self, x: TensorLike) -> Tensor:  # type: ignore[override]
+        return self._cmp(Ops.CMPNE, x, "ne")
+
+    def ne(self, x: TensorLike) -> Tensor:
+        return self != x
+
+    def eq(self, x: TensorLike) -> Tensor:
+        return self == x
+
+    def logical_not(self) -> Tensor:
+        return self.cast(dtypes.bool)._alu(Ops.NEG)
+
+    def _bitop(self, op: Ops, x: TensorLike, name: str, reverse: bool = False) -> Tensor:
+        a, b = self._broadcasted(x, name, reverse)
+        if not (dtypes.is_int(a.dtype) or dtypes.is_bool(a.dtype)):
+            raise DTypeError(f"Tensor.{name}: needs int or bool tensors, got {a.dtype}; cast first")
+        return a._alu(op, b)
+
+    def bitwise_and(self, x: TensorLike) -> Tensor:
+        return self._bitop(Ops.AND, x, "bitwise_and")
+
+    def bitwise_or(self, x: TensorLike) -> Tensor:
+        return self._bitop(Ops.OR, x, "bitwise_or")
+
+    def bitwise_xor(self, x: TensorLike) -> Tensor:
+        return self._bitop(Ops.XOR, x, "bitwise_xor")
+
+    def bitwise_not(self) -> Tensor:
+        if self.dtype == dtypes.bool:
+            return self.logical_not()
+        return self ^ -1 if not dtypes.is_unsigned(self.dtype) else self ^ dtypes.max(self.dtype)
+
+    def lshift(self, x: int) -> Tensor:
+        return self._bitop(Ops.SHL, x, "lshift")
+
+    def rshift(self, x: int) -> Tensor:
+        return self._bitop(Ops.SHR, x, "rshift")
+
+    # ---- unary math ----
+
+    def _float_unary(self, op: Ops) -> Tensor:
+        x = self.cast(least_upper_float(self.dtype))
+        return x._alu(op)
+
+    def neg(self) -> Tensor:
+        """>>> (-Tensor([1, -2])).tolist()
+        [-1, 2]
+        """
+        return self.logical_not() if self.dtype == dtypes.bool else self._alu(Ops.NEG)
+
+    def exp(self) -> Tensor:
+        """e**x.
+
+        >>> round(Tensor([1.0]).exp().item(), 5)
+        2.71828
+        """
+        x = self.cast(least_upper_float(self.dtype))
+        return (x * LOG2_E)._alu(Ops.EXP2)
+
+    def exp2(self) -> Tensor:
+        return self._float_unary(Ops.EXP2)
+
+    def log(self) -> Tensor:
+        """Natural log.
+
+        >>> round(Tensor([math.e]).log().item(), 5)
+        1.0
+        """
+        return self._float_unary(Ops.LOG2) * LN_2
+
+    def log2(self) -> Tensor:
+        return self._float_unary(Ops.LOG2)
+
+    def sqrt(self) -> Tensor:
+        """>>> Tensor([4.0, 9.0]).sqrt().tolist()
+        [2.0, 3.0]
+        """
+        return self._float_unary(Ops.SQRT)
+
+    def rsqrt(self) -> Tensor:
+        return self.sqrt().reciprocal()
+
+    def reciprocal(self) -> Tensor:
+        return self._float_unary(Ops.RECIP)
+
+    def sin(self) -> Tensor:
+        return self._float_unary(Ops.SIN)
+
+    def cos(self) -> Tensor:
+        return (math.pi / 2 - self.cast(least_upper_float(self.dtype))).sin()
+
+    def trunc(self) -> Tensor:
+        return self if not dtypes.is_float(self.dtype) else self._alu(Ops.TRUNC)
+
+    def floor(self) -> Tensor:
+        if not dtypes.is_float(self.dtype):
+            return self
+        t = self.trunc()
+        return (self < t).where(t - 1, t)
+
+    def ceil(self) -> Tensor:
+        if not dtypes.is_float(self.dtype):
+            return self
+        t = self.trunc()
+        return (self > t).where(t + 1, t)
+
+    def abs(self) -> Tensor:
+        return self if dtypes.is_unsigned(self.dtype) or self.dtype == dtypes.bool else self.maximum(-self)
+
+    def relu(self) -> Tensor:
+        """max(x, 0) (NaN stays NaN, as in torch).
+
+        >>> Tensor([-1.0, 2.0]).relu().tolist()
+        [0.0, 2.0]
+        """
+        return self.maximum(0)
+
+    def sigmoid(self) -> Tensor:
+        return (1 + (-self).exp()).reciprocal()
+
+    def tanh(self) -> Tensor:
+        return 2.0 * (2.0 * self).sigmoid() - 1.0
+
+    def square(self) -> Tensor:
+        return self * self
+
+    def cast(self, dtype: DType | str) -> Tensor:
+        """Convert elements to `dtype` (C cast semantics; float to int truncates).
+
+        >>> Tensor([1.7, -1.7]).cast("int32").tolist()
+        [1, -1]
+        """
+        dt = to_dtype(dtype)
+        return self if dt == self.dtype else Tensor(self.uop.cast(dt))
+
+    def float(self) -> Tensor:
+        return self.cast(dtypes.float32)
+
+    def half(self) -> Tensor:
+        return self.cast(dtypes.float16)
+
+    def int(self) -> Tensor:
+        return self.cast(dtypes.int32)
+
+    def bool(self) -> Tensor:
+        return self.cast(dtypes.bool)
+
+    def double(self) -> Tensor:
+        return self.cast(dtypes.float64)
+
+    def long(self) -> Tensor:
+        return self.cast(dtypes.int64)
+
+    # ---- movement ----
+
+    def reshape(self, *shape: Any) -> Tensor:
+        """Same elements, new shape; one dim may be -1 (inferred).
+
+        >>> Tensor.arange(6).reshape(2, -1).shape
+        (2, 3)
+        """
+        new = argfix(*shape)
+        if any(not isinstance(s, int) for s in new):
+            raise ShapeError(f"Tensor.reshape: shape {new} must be ints")
+        if new.count(-1) > 1 or any(s < -1 for s in new):
+            raise ShapeError(f"Tensor.reshape: invalid shape {new}: at most one -1 and no other negatives")
+        if -1 in new:
+            rest = prod(s for s in new if s != -1)
+            if rest == 0 or self.numel() % rest:
+                raise ShapeError(f"Tensor.reshape: cannot infer -1 in {new} for {self.numel()} elements "
+                                 f"(shape {self.shape})")  # fmt: skip
+            new = tuple(self.numel() // rest if s == -1 else s for s in new)
+        if prod(new) != self.numel():
+            raise ShapeError(f"Tensor.reshape: cannot reshape {self.shape} ({self.numel()} elements) to {new} "
+                             f"({prod(new)} elements); the element counts must match")  # fmt: skip
+        return Tensor(self.uop.reshape(new))
+
+    def view(self, *shape: Any) -> Tensor:
+        return self.reshape(*shape)
+
+    def permute(self, *order: Any) -> Tensor:
+        """>>> Tensor.ones(2, 3, 4).permute(2, 0, 1).shape
+        (4, 2, 3)
+        """
+        o = tuple(_canon_axis("permute", a, self.ndim) for a in argfix(*order))
+        if sorted(o) != list(range(self.ndim)):
+            raise ShapeError(f"Tensor.permute: {argfix(*order)} is not a permutation of the {self.ndim} axes")
+        return Tensor(self.uop.permute(o))
+
+    def expand(self, *shape: Any) -> Tensor:
+        """Broadcast size-1 dims to a larger size without copying (-1 keeps a dim).
+
+        >>> Tensor([[1], [2]]).expand(2, 3).tolist()
+        [[1, 1, 1], [2, 2, 2]]
+        """
+        new = argfix(*shape)
+        if len(new) < self.ndim:
+            raise ShapeError(f"Tensor.expand: target {new} has fewer dims than the tensor {self.shape}")
+        old = (1,) * (len(new) - self.ndim) + self.shape
+        new = tuple(o if n == -1 else n for o, n in zip(old, new))
+        for o, n in zip(old, new):
+            if o != n and o != 1:
+                raise ShapeError(f"Tensor.expand: cannot expand {self.shape} to {new}: only size-1 dims can grow")
+        return Tensor(self.uop.reshape(old).expand(new))
+
+    def pad(self, padding: Sequence[Any], value: float = 0.0) -> Tensor:
+        """Pad with `value`. `padding` is ((before, after), ...) per dim, or a flat torch-style tuple (last dim
+        first); None means no padding for that dim; negative amounts crop.
+
+        >>> Tensor([1, 2]).pad(((1, 2),)).tolist()
+        [0, 1, 2, 0, 0]
+        """
+        if all(isinstance(p, int) for p in padding):
+            if len(padding) % 2 or len(padding) // 2 > self.ndim:
+                raise ShapeError(f"Tensor.pad: flat padding {tuple(padding)} needs an even count <= 2*ndim")
+            pairs = [(0, 0)] * (self.ndim - len(padding) // 2) + [
+                (padding[i], padding[i + 1]) for i in range(len(padding) - 2, -1, -2)
+            ]
+        else:
+            if len(padding) != self.ndim:
+                raise ShapeError(f"Tensor.pad: {len(padding)} pairs given for a {self.ndim}-d tensor")
+            pairs = [(0, 0) if p is None else (int(p[0]), int(p[1])) for p in padding]
+        # negative padding is cropping
+        crop = tuple((-min(b, 0), s + min(a, 0)) for (b, a), s in zip(pairs, self.shape))
+        if any(e < s for s, e in crop):
+            raise ShapeError(f"Tensor.pad: padding {pairs} crops more than the shape {self.shape}")
+        x = self.shrink(crop) if any(b < 0 or a < 0 for b, a in pairs) else self
+        pos = tuple((max(b, 0), max(a, 0)) for b, a in pairs)
+        out = Tensor(x.uop.pad(pos))
+        if value != 0:
+            mask = Tensor(UOp.tensor_const(True, dtypes.bool, self.device))._expand_to(x.shape)
+            out = Tensor(mask.uop.pad(pos)).where(out, value)
+        return out
+
+    def shrink(self, arg: Sequence[tuple[int, int] | None]) -> Tensor:
+        """Keep [start, end) of each dim (None keeps the whole dim).
+
+        >>> Tensor.arange(6).reshape(2, 3).shrink(((0, 1), (1, 3))).tolist()
+        [[1, 2]]
+        """
+        if len(arg) != self.ndim:
+            raise ShapeError(f"Tensor.shrink: {len(arg)} ranges given for a {self.ndim}-d tensor {self.shape}")
+        rng = tuple((0, s) if a is None else (int(a[0]), int(a[1])) for a, s in zip(arg, self.shape))
+        for (b, e), s in zip(rng, self.shape):
+            if not 0 <= b <= e <= s:
+                raise ShapeError(f"Tensor.shrink: range {(b, e)} is outside 0..{s} for shape {self.shape}")
+        return Tensor(self.uop.shrink(rng))
+
+    def flip(self, *axis: Any) -> Tensor:
+        """Reverse the order along axes.
+
+        >>> Tensor([1, 2, 3]).flip(0).tolist()
+        [3, 2, 1]
+        """
+        axes = {_canon_axis("flip", a, self.ndim) for a in argfix(*axis)}
+        return Tensor(self.uop.flip(tuple(i in axes for i in range(self.ndim))))
+
+    def transpose(self, dim0: int = 1, dim1: int = 0) -> Tensor:
+        """>>> Tensor.ones(2, 3).transpose().shape
+        (3, 2)
+        """
+        order = list(range(self.ndim))
+        a, b = _canon_axis("transpose", dim0, self.ndim), _canon_axis("transpose", dim1, self.ndim)
+        order[a], order[b] = order[b], order[a]
+        return self.permute(order)
+
+    @property
+    def T(self) -> Tensor:
+        return self.transpose()
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """>>> Tensor.ones(2, 3, 4).flatten(1).shape
+        (2, 12)
+        """
+        if self.ndim == 0:
+            return self.reshape(1)
+        s, e = _canon_axis("flatten", start_dim, self.ndim), _canon_axis("flatten", end_dim, self.ndim)
+        return self.reshape(self.shape[:s] + (prod(self.shape[s : e + 1]),) + self.shape[e + 1 :])
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        d = _canon_axis("unsqueeze", dim, self.ndim + 1)
+        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
+
+    def squeeze(self, dim: int | None = None) -> Tensor:
+        if dim is None:
+            return self.reshape(tuple(s for s in self.shape if s != 1))
+        d = _canon_axis("squeeze", dim, self.ndim)
+        return self if self.shape[d] != 1 else self.reshape(self.shape[:d] + self.shape[d + 1 :])
+
+    def cat(self, *others: Tensor, dim: int = 0) -> Tensor:
+        """Concatenate along `dim`.
+
+        >>> Tensor([1]).cat(Tensor([2, 3])).tolist()
+        [1, 2, 3]
+        """
+        d = _canon_axis("cat", dim, self.ndim)
+        ts = [self, *others]
+        for t in others:
+            if t.ndim != self.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, self.shape)) if i != d):
+                raise ShapeError(f"Tensor.cat: shapes {self.shape} and {t.shape} differ outside dim {d}")
+        total = sum(t.shape[d] for t in ts)
+        out: Tensor | None = None
+        off = 0
+        for t in ts:
+            pad = [(0, 0)] * self.ndim
+            pad[d] = (off, total - off - t.shape[d])
+            p = t.pad(pad)
+            out = p if out is None else out + p
+            off += t.shape[d]
+        assert out is not None
+        return out
+
+    def __getitem__(self, idx: Any) -> Tensor:
+        """Basic indexing: ints (negative too), slices with steps, None and Ellipsis.
+
+        >>> Tensor.arange(10)[1:8:3].tolist()
+        [1, 4, 7]
+        """
+        items = list(idx) if isinstance(idx, tuple) else [idx]
+        if sum(1 for i in items if i is Ellipsis) > 1:
+            raise IndexError("Tensor.__getitem__: an index can only have a single ellipsis")
+        n_real = sum(1 for i in items if i is not None and i is not Ellipsis)
+        if n_real > self.ndim:
+            raise IndexError(f"Tensor.__getitem__: too many indices ({n_real}) for a {self.ndim}-d tensor")
+        if Ellipsis in items:
+            e = items.index(Ellipsis)
+            items = items[:e] + [slice(None)] * (self.ndim - n_real) + items[e + 1 :]
+        else:
+            items += [slice(None)] * (self.ndim - n_real)
+        x, dim = self, 0
+        shrink, flips, strides, final_shape = [], [], [], []
+        for it in items:
+            if it is None:
+                final_shape.append(("new", None))
+                continue
+            size = self.shape[dim]
+            if isinstance(it, bool) or not isinstance(it, (int, slice)):
+                raise IndexError(f"Tensor.__getitem__: unsupported index {it!r} (ints, slices, None, ...)")
+            if isinstance(it, int):
+                i = it + size if it < 0 else it
+                if not 0 <= i < size:
+                    raise IndexError(f"Tensor.__getitem__: index {it} is out of bounds for dim {dim} of size {size}")
+                shrink.append((i, i + 1))
+                flips.append(False)
+                strides.append(1)
+                final_shape.append(("drop", dim))
+            else:
+                start, stop, step = it.indices(size)
+                if step > 0:
+                    n = max(0, -(-(stop - start) // step))
+                    shrink.append((start, start + (n - 1) * step + 1) if n else (0, 0))
+                    flips.append(False)
+                else:
+                    n = max(0, -(-(start - stop) // -step))
+                    shrink.append((start + (n - 1) * step, start + 1) if n else (0, 0))
+                    flips.append(True)
+                strides.append(abs(step))
+                final_shape.append(("keep", dim))
+            dim += 1
+        x = x.shrink(shrink)
+        if any(flips):
+            x = x.flip([i for i, f in enumerate(flips) if f])
+        if any(s != 1 for s in strides):
+            # take every s-th element: pad to a multiple of s, split the dim into (n, s), keep index 0 of s
+            for d, s in enumerate(strides):
+                if s == 1 or x.shape[d] == 0:
+                    continue
+                n = -(-x.shape[d] // s)
+                pad = [(0, 0)] * x.ndim
+                pad[d] = (0, n * s - x.shape[d])
+                x = x.pad(pad)
+                x = x.reshape(x.shape[:d] + (n, s) + x.shape[d + 1 :])
+                x = x.shrink([(0, a) if i != d + 1 else (0, 1) for i, a in enumerate(x.shape)])
+                x = x.reshape(x.shape[: d + 1] + x.shape[d + 2 :])
+        out_shape = []
+        for kind, d in final_shape:
+            if kind == "new":
+                out_shape.append(1)
+            elif kind == "keep":
+                out_shape.append(x.shape[d])
+        return x.reshape(tuple(out_shape))
+
+    # ---- reductions ----
+
+    def _axes(self, op: str, axis: int | Sequence[int] | None) -> tuple[int, ...]:
+        if axis is None:
+            return tuple(range(self.ndim))
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        return tuple(sorted({_canon_axis(op, a, self.ndim) for a in axes}))
+
+    def _reduce(self, op: Ops, axis: int | Sequence[int] | None, keepdim: bool, name: str) -> Tensor:
+        axes = self._axes(name, axis)
+        if self.ndim == 0:
+            return self
+        r = Tensor(self.uop.reduce_axis(op, axes))
+        return r if keepdim else r.reshape(tuple(s for i, s in enumerate(self.shape) if i not in axes))
+
+    def sum(self, axis: int | Sequence[int] | None = None, keepdim: bool = False,
+            dtype: DType | str | None = None) -> Tensor:  # fmt: skip
+        """Sum over axes (all by default). Small ints accumulate in (u)int32, half floats in float32.
+
+        >>> Tensor([[1, 2], [3, 4]]).sum(axis=1).tolist()
+        [3, 7]
+        """
+        acc = to_dtype(dtype) if dtype is not None else _sum_acc_dtype(self.dtype)
+        out = self.cast(acc)._reduce(Ops.ADD, axis, keepdim, "sum")
+        return out.cast(self.dtype) if dtype is None and dtypes.is_float(self.dtype) else out
+
+    def prod(self, axis: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        acc = _sum_acc_dtype(self.dtype)
+        out = self.cast(acc)._reduce(Ops.MUL, axis, keepdim, "prod")
+        return out.cast(self.dtype) if dtypes.is_float(self.dtype) else out
+
+    def max(self, axis: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """>>> Tensor([[1, 5], [7, 2]]).max(axis=0).tolist()
+        [7, 5]
+        """
+        return self._reduce(Ops.MAX, axis, keepdim, "max")
+
+    def min(self, axis: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """>>> Tensor([[1, 5], [7, 2]]).min(axis=1).tolist()
+        [1, 2]
+        """
+        if dtypes.is_float(self.dtype):
+            return -((-self).max(axis, keepdim))
+        if self.dtype == dtypes.bool:
+            return self.logical_not().max(axis, keepdim).logical_not()
+        # ~x reverses the order of signed and unsigned ints alike
+        return self.bitwise_not().max(axis, keepdim).bitwise_not()
+
+    def mean(self, axis: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """>>> Tensor([[1.0, 2.0], [3.0, 4.0]]).mean().item()
+        2.5
+        """
+        dt = least_upper_float(self.dtype)
+        axes = self._axes("mean", axis)
+        n = prod(self.shape[a] for a in axes)
+        s = self.cast(dt).sum(axis, keepdim)
+        return s / n if n else s * math.nan
+
+    def any(self, axis: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        return self.bool().max(axis, keepdim)
+
+    def all(self, axis: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        return self.logical_not().any(axis, keepdim).logical_not()
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        m = self - self.max(axis, keepdim=True)
+        e = m.exp()
+        return e / e.sum(axis, keepdim=True)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        m = self - self.max(axis, keepdim=True)
+        return m - m.exp().sum(axis, keepdim=True).log()
+
+    # ---- matmul ----
+
+    def dot(self, w: Tensor) -> Tensor:
+        """Matrix product with numpy/torch broadcasting of batch dims.
+
+        >>> (Tensor([[1, 2], [3, 4]]) @ Tensor([[1], [1]])).tolist()
+        [[3], [7]]
+        """
+        if self.ndim == 0 or w.ndim == 0:
+            raise ShapeError(f"Tensor.matmul: both operands need at least 1 dim, got {self.shape} and {w.shape}")
+        x, y = self, w
+        k = x.shape[-1]
+        ky = y.shape[-2] if y.ndim > 1 else y.shape[0]
+        if k != ky:
+            raise ShapeError(f"Tensor.matmul: inner dimensions differ: {self.shape} @ {w.shape} ({k} != {ky}); "
+                             "transpose one operand or fix its shape")  # fmt: skip
+        if x.dtype != y.dtype:
+            dt = least_upper_dtype(x.dtype, y.dtype)
+            x, y = x.cast(dt), y.cast(dt)
+        if y.ndim == 1:
+            return (x * y).sum(-1)
+        if x.ndim == 1:
+            return (x.reshape(k, 1) * y).sum(-2)
+        # (..., n, 1, k) * (..., 1, m, k) summed over k: one reduce kernel, no transposed copy
+        x1 = x.reshape(*x.shape[:-1], 1, k)
+        y1 = y.transpose(-1, -2).reshape(*y.shape[:-2], 1, y.shape[-1], k)
+        return (x1 * y1).sum(-1)
+
+    def matmul(self, w: Tensor) -> Tensor:
+        return self.dot(w)
+
+    # ---- python operators ----
+
+    def __add__(self, x: TensorLike) -> Tensor:
+        return self.add(x)
+
+    def __radd__(self, x: TensorLike) -> Tensor:
+        return self.add(x, True)
+
+    def __sub__(self, x: TensorLike) -> Tensor:
+        return self.sub(x)
+
+    def __rsub__(self, x: TensorLike) -> Tensor:
+        return self.sub(x, True)
+
+    def __mul__(self, x: TensorLike) -> Tensor:
+        return self.mul(x)
+
+    def __rmul__(self, x: TensorLike) -> Tensor:
+        return self.mul(x, True)
+
+    def __truediv__(self, x: TensorLike) -> Tensor:
+        return self.div(x)
+
+    def __rtruediv__(self, x: TensorLike) -> Tensor:
+        return self.div(x, True)
+
+    def __floordiv__(self, x: TensorLike) -> Tensor:
+        return self.idiv(x)
+
+    def __rfloordiv__(self, x: TensorLike) -> Tensor:
+        return self.idiv(x, True)
+
+    def __mod__(self, x: TensorLike) -> Tensor:
+        return self.mod(x)
+
+    def __rmod__(self, x: TensorLike) -> Tensor:
+        return self.mod(x, True)
+
+    def __matmul__(self, x: Tensor) -> Tensor:
+        return self.dot(x)
+
+    def __rmatmul__(self, x: Tensor) -> Tensor:
+        return x.dot(self)
+
+    def __neg__(self) -> Tensor:
+        return self.neg()
+
+    def __abs__(self) -> Tensor:
+        return self.abs()
+
+    def __and__(self, x: TensorLike) -> Tensor:
+        return self.bitwise_and(x)
+
+    def __or__(self, x: TensorLike) -> Tensor:
+        return self.bitwise_or(x)
+
+    def __xor__(self, x: TensorLike) -> Tensor:
+        return self.bitwise_xor(x)
+
+    def __rand__(self, x: TensorLike) -> Tensor:
+        return self.bitwise_and(x)
+
+    def __ror__(self, x: TensorLike) -> Tensor:
+        return self.bitwise_or(x)
+
+    def __rxor__(self, x: TensorLike) -> Tensor:
+        return self.bitwise_xor(x)
+
+    def __invert__(self) -> Tensor:
+        return self.bitwise_not()
+
+    def __lshift__(self, x: int) -> Tensor:
+        return self.lshift(x)
+
+    def __rshift__(self, x: int) -> Tensor:
+        return self.rshift(x)
+
+    def __bool__(self) -> bool:
+        raise TypeError("the truth value of a Tensor is ambiguous; use .item(), .any() or .all()")
+
+
+def _broadcast_shape(op: str, a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    n = max(len(a), len(b))
+    pa, pb = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    out = []
+    for i, (x, y) in enumerate(zip(pa, pb)):
+        if x != y and x != 1 and y != 1:
+            raise ShapeError(f"Tensor.{op}: cannot broadcast shapes {a} and {b}: dim {i - n} is {x} vs {y}; "
+                             "each dimension must match or be 1 (reshape or expand an operand)")  # fmt: skip
+        out.append(y if x == 1 else x)
+    return tuple(out)
+
+
+def _sum_acc_dtype(dt: DType) -> DType:
+    if dtypes.is_unsigned(dt):
+        return least_upper_dtype(dt, dtypes.uint32)
+    if dtypes.is_int(dt) or dt == dtypes.bool:
+        return least_upper_dtype(dt, dtypes.int32)
+    return least_upper_dtype(dt, dtypes.float32)

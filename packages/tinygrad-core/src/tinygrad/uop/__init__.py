@@ -1,0 +1,1 @@
+"""The UOp IR: ops, pattern matching and rewriting, symbolic index algebra."""
