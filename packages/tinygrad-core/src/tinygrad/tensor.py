@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 from typing import Any, ClassVar, Union
 
@@ -12,6 +13,7 @@ from tinygrad.device import Buffer, Device
 from tinygrad.dtype import ConstType, DType, dtypes, least_upper_dtype, least_upper_float, to_dtype
 from tinygrad.engine.realize import run_schedule
 from tinygrad.errors import AxisError, DeviceError, DTypeError, ShapeError
+from tinygrad.gradient import compute_gradient
 from tinygrad.helpers import argfix, prod
 from tinygrad.schedule import ScheduleItem, buffer_of, commit, create_schedule, realized_buffer
 from tinygrad.uop.ops import Ops, UOp
@@ -20,6 +22,8 @@ Scalar = Union[int, float, bool]
 TensorLike = Union["Tensor", Scalar]
 
 LOG2_E = 1 / math.log(2)
+# every tensor that has had requires_grad set, so backward() can find the ones a loss depends on
+_grad_tensors: weakref.WeakSet[Tensor] = weakref.WeakSet()
 LN_2 = math.log(2)
 
 
@@ -62,7 +66,7 @@ class Tensor:
     [1, 2, 3]
     """
 
-    __slots__ = ("uop", "requires_grad", "grad", "__weakref__")
+    __slots__ = ("uop", "_requires_grad", "grad", "__weakref__")
     training: ClassVar[bool] = False
     _seed: ClassVar[int] = 0
     _rng_counter: ClassVar[int] = 0
@@ -104,8 +108,56 @@ class Tensor:
             raise DTypeError(f"Tensor({type(data).__name__}): cannot make a tensor from this; pass a list, number, "
                              "numpy array or bytes")  # fmt: skip
         self.uop: UOp = u
+        self._requires_grad: bool | None = None
         self.requires_grad = requires_grad
         self.grad: Tensor | None = None
+
+    @property
+    def requires_grad(self) -> bool | None:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, v: bool | None) -> None:
+        self._requires_grad = v
+        if v:
+            _grad_tensors.add(self)
+
+    # ---- autograd ----
+
+    def gradient(self, *targets: Tensor, gradient: Tensor | None = None) -> list[Tensor]:
+        """d(self)/d(target) for each target, as new lazy tensors.
+
+        >>> x = Tensor([2.0, 3.0]); [g.tolist() for g in (x * x).sum().gradient(x)]
+        [[4.0, 6.0]]
+        """
+        if gradient is None:
+            if self.numel() != 1:
+                raise ShapeError(f"Tensor.gradient: implicit gradient needs a scalar, this tensor has shape "
+                                 f"{self.shape}; pass gradient=")  # fmt: skip
+            gradient = Tensor(1.0, device=self.device, dtype=self.dtype).reshape(self.shape)
+        grads = compute_gradient(self.uop, gradient.uop, {t.uop for t in targets})
+        out = []
+        for t in targets:
+            g = grads.get(t.uop)
+            out.append(Tensor(g) if g is not None else t.zeros_like())
+        return out
+
+    def backward(self, gradient: Tensor | None = None) -> Tensor:
+        """Accumulate d(self)/d(t) into t.grad for every tensor t with requires_grad that self depends on.
+
+        >>> w = Tensor([1.0, 2.0], requires_grad=True); (w * 3).sum().backward(); w.grad.tolist()
+        [3.0, 3.0]
+        """
+        if gradient is None and self.numel() != 1:
+            raise ShapeError(f"Tensor.backward: implicit gradient needs a scalar loss, got shape {self.shape}; "
+                             "reduce it (e.g. .sum()) or pass gradient=")  # fmt: skip
+        in_graph = set(self.uop.toposort())
+        targets = [t for t in list(_grad_tensors) if t.requires_grad and t.uop in in_graph]
+        if not targets:
+            return self
+        for t, g in zip(targets, self.gradient(*targets, gradient=gradient)):
+            t.grad = g if t.grad is None else t.grad + g
+        return self
 
     # ---- properties ----
 
@@ -633,12 +685,12 @@ class Tensor:
         return self if dtypes.is_unsigned(self.dtype) or self.dtype == dtypes.bool else self.maximum(-self)
 
     def relu(self) -> Tensor:
-        """max(x, 0) (NaN stays NaN, as in torch).
+        """max(x, 0); NaN stays NaN and the gradient at 0 is 0, as in torch.
 
         >>> Tensor([-1.0, 2.0]).relu().tolist()
         [0.0, 2.0]
         """
-        return self.maximum(0)
+        return (self <= 0).where(0, self)
 
     def sigmoid(self) -> Tensor:
         return (1 + (-self).exp()).reciprocal()
