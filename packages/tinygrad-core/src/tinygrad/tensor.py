@@ -16,6 +16,11 @@ from tinygrad.errors import AxisError, DeviceError, DTypeError, ShapeError
 from tinygrad.gradient import compute_gradient
 from tinygrad.helpers import argfix, prod
 from tinygrad.schedule import ScheduleItem, buffer_of, commit, create_schedule, realized_buffer
+from tinygrad.tensor_api.linalg import LinalgMixin
+from tinygrad.tensor_api.math import MathMixin
+from tinygrad.tensor_api.movement import MovementMixin
+from tinygrad.tensor_api.nn import NNMixin
+from tinygrad.tensor_api.reduce import ReduceMixin
 from tinygrad.uop.ops import Ops, UOp
 
 Scalar = Union[int, float, bool]
@@ -59,7 +64,7 @@ def _infer_shape_and_check(data: Any, op: str) -> None:
     shape(data)
 
 
-class Tensor:
+class Tensor(MathMixin, MovementMixin, ReduceMixin, NNMixin, LinalgMixin):
     """A multi-dimensional array on a device, computed lazily.
 
     >>> Tensor([1, 2, 3]).tolist()
