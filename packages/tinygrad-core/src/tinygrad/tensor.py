@@ -21,7 +21,7 @@ from tinygrad.tensor_api.math import MathMixin
 from tinygrad.tensor_api.movement import MovementMixin
 from tinygrad.tensor_api.nn import NNMixin
 from tinygrad.tensor_api.reduce import ReduceMixin
-from tinygrad.uop.ops import Ops, UOp
+from tinygrad.uop.ops import GroupOp, Ops, UOp
 
 Scalar = Union[int, float, bool]
 TensorLike = Union["Tensor", Scalar]
@@ -225,9 +225,11 @@ class Tensor(MathMixin, MovementMixin, ReduceMixin, NNMixin, LinalgMixin):
         items, becomes = create_schedule([t.uop for t in tensors])
         run_schedule(items)
         commit(becomes)
-        for t in tensors:
-            if becomes:
-                t.uop = t.uop.substitute({k: v.reshape(k.shape) for k, v in becomes.items()})
+        if becomes:
+            # an assign becomes its target view; anything else becomes its new buffer
+            mapping = {k: k.src[0] if k.op is Ops.ASSIGN else v.reshape(k.shape) for k, v in becomes.items()}
+            for t in tensors:
+                t.uop = t.uop.substitute(mapping)
         return self
 
     def _buffer(self) -> Buffer:
@@ -274,6 +276,33 @@ class Tensor(MathMixin, MovementMixin, ReduceMixin, NNMixin, LinalgMixin):
     def contiguous(self) -> Tensor:
         """A tensor whose elements are laid out in order in their own buffer (forces a kernel boundary)."""
         return Tensor(UOp(Ops.CONTIGUOUS, self.dtype, (self.uop,)))
+
+    def assign(self, x: TensorLike) -> Tensor:
+        """Write x into this tensor's memory (lazily; realized with the next realize). In-place ops use this.
+
+        >>> t = Tensor([1, 2]).realize(); _ = t.assign(Tensor([5, 6])).realize(); t.tolist()
+        [5, 6]
+        """
+        if not isinstance(x, Tensor):
+            x = Tensor.full(self.shape, x, self.dtype, self.device)
+        if x.device != self.device:
+            raise DeviceError(f"Tensor.assign: value is on {x.device} but the target is on {self.device}; "
+                              f"use .to({self.device!r}) first")  # fmt: skip
+        if x.shape != self.shape:
+            x = x._expand_to(_broadcast_shape("assign", self.shape, x.shape))
+            if x.shape != self.shape:
+                raise ShapeError(f"Tensor.assign: value of shape {x.shape} does not fit the target {self.shape}")
+        if x.dtype != self.dtype:
+            x = x.cast(self.dtype)
+        base = self.uop
+        while base.op in GroupOp.Movement:
+            base = base.src[0]
+        if base.op is not Ops.BUFFER and realized_buffer(base) is None:
+            # nothing in memory to write into yet: assignment is just rebinding
+            self.uop = x.uop
+            return self
+        self.uop = UOp(Ops.ASSIGN, self.dtype, (self.uop, x.uop))
+        return self
 
     def detach(self) -> Tensor:
         return Tensor(self.uop)

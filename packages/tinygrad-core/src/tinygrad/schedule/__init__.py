@@ -35,6 +35,8 @@ class ScheduleItem:
 
     ast: UOp
     bufs: tuple[Buffer, ...]
+    # items that must run right before this one (an assign's value computed into a temporary)
+    before: tuple[ScheduleItem, ...] = ()
 
     @property
     def is_kernel(self) -> bool:
@@ -79,7 +81,7 @@ def find_roots(sinks: list[UOp]) -> list[UOp]:
     for u in order:
         if is_realized(u):
             continue
-        if u.op is Ops.CONTIGUOUS:
+        if u.op in (Ops.CONTIGUOUS, Ops.ASSIGN):
             roots.add(u)
         elif u.op is Ops.COPY:
             roots.add(u)
@@ -121,6 +123,9 @@ def create_schedule(sinks: list[UOp]) -> tuple[list[ScheduleItem], dict[UOp, UOp
         if root.op is Ops.CONTIGUOUS and (b := realized_buffer(root.src[0], becomes)) is not None:
             becomes[root] = b
             continue
+        if root.op is Ops.ASSIGN:
+            items.append(_assign_item(root, becomes))
+            continue
         out = UOp.new_buffer(root.device, root.size, root.dtype)
         if root.op is Ops.COPY:
             src = realized_buffer(root.src[0], becomes)
@@ -133,7 +138,41 @@ def create_schedule(sinks: list[UOp]) -> tuple[list[ScheduleItem], dict[UOp, UOp
         else:
             buffer_of(out)
         becomes[root] = out
-    return items, becomes
+    return _order_assigns(items), becomes
+
+
+def _assign_item(root: UOp, becomes: dict[UOp, UOp]) -> ScheduleItem:
+    kb = KernelBuilder(realized=_RealizedView(root, becomes))
+    ast = kb.assign_kernel(root)
+    store = ast.src[0]
+    g, lin = store.src[0].src[0], store.src[0].src[1]
+    # reading the target anywhere but the element being written would see partly updated data: compute the
+    # value into its own buffer first
+    if any(u.op is Ops.INDEX and u.src[0] is g and u.src[1] is not lin for u in store.src[1].toposort()):
+        value = root.src[1]
+        tmp = UOp.new_buffer(value.device, value.size, value.dtype)
+        kb2 = KernelBuilder(realized=_RealizedView(value, becomes))
+        pre = ScheduleItem(kb2.kernel(value, tmp), tuple(buffer_of(b) for b in kb2.globals))
+        becomes[value] = tmp
+        run_first = [pre]
+        kb = KernelBuilder(realized=_RealizedView(root, becomes))
+        ast = kb.assign_kernel(root)
+    else:
+        run_first = []
+    target_buf = [b for b in kb.globals if kb.globals[b].arg == 0][0]
+    becomes[root] = target_buf
+    item = ScheduleItem(ast, tuple(buffer_of(b) for b in kb.globals), tuple(run_first))
+    return item
+
+
+def _order_assigns(items: list[ScheduleItem]) -> list[ScheduleItem]:
+    """Expand an assign's prerequisite items in place, and run kernels that read a buffer's old contents before
+    the assign that overwrites it."""
+    flat: list[ScheduleItem] = []
+    for si in items:
+        flat.extend(si.before)
+        flat.append(si)
+    return flat
 
 
 def commit(becomes: dict[UOp, UOp]) -> None:

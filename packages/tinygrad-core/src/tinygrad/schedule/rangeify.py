@@ -57,6 +57,8 @@ class KernelBuilder:
     globals: dict[UOp, UOp] = field(default_factory=dict)
     memo: dict[tuple[UOp, tuple[UOp, ...], UOp], UOp] = field(default_factory=dict)
     next_axis: int = 0
+    # BUFFERs read directly (not through a node realized in this schedule): readers of the old contents
+    raw_loads: set[UOp] = field(default_factory=set)
 
     def define_global(self, buf: UOp) -> UOp:
         if (g := self.globals.get(buf)) is None:
@@ -84,9 +86,13 @@ class KernelBuilder:
 
     def _lower(self, u: UOp, idx: tuple[UOp, ...], valid: UOp) -> UOp:
         op = u.op
+        if op is Ops.ASSIGN and self.realized.get(u) is not None:
+            # an assign's result is its target, read through the target's view
+            return self.lower(u.src[0], idx, valid)
         if (buf := self.realized.get(u)) is not None:
             return self.load(buf, u.shape, idx, valid)
         if op is Ops.BUFFER:
+            self.raw_loads.add(u)
             return self.load(u, u.shape, idx, valid)
         if op is Ops.CONST:
             return UOp.const(u.dtype, u.arg)
@@ -142,6 +148,40 @@ class KernelBuilder:
             body = self.lower(src, tuple(new), valid)
             return UOp(Ops.REDUCE, u.dtype, (body, *ranges), rop) if ranges else body
         raise NotImplementedError(f"cannot lower {op} into a kernel")
+
+    def store_index(self, target: UOp, idx: tuple[UOp, ...]) -> tuple[UOp, UOp]:
+        """Where element idx of a writable view lands: (its BUFFER, linear index). Views made of reshape,
+        permute, shrink and flip are writable; expand and pad are not (one element would land twice, or
+        nowhere)."""
+        u = target
+        while u.op is not Ops.BUFFER:
+            src = u.src[0]
+            if u.op is Ops.RESHAPE:
+                idx = _reshape_index(idx, u.shape, src.shape)
+            elif u.op is Ops.PERMUTE:
+                new = [UOp.const(dtypes.index, 0)] * len(idx)
+                for i, p in enumerate(u.arg):
+                    new[p] = idx[i]
+                idx = tuple(new)
+            elif u.op is Ops.SHRINK:
+                idx = tuple(simplify(i + b) if b else i for i, (b, _) in zip(idx, u.arg))
+            elif u.op is Ops.FLIP:
+                idx = tuple(simplify((s - 1) - i) if f else i for i, f, s in zip(idx, u.arg, u.shape))
+            else:
+                raise ValueError(f"cannot assign into a view made with {u.op.name}")
+            u = src
+        return u, simplify(linear_index(idx, u.shape))
+
+    def assign_kernel(self, root: UOp) -> UOp:
+        """SINK(STORE(target[i...], value[i...])): the value is written into the target's own memory."""
+        target, value = root.src
+        shape = root.shape
+        idx = tuple(self.new_range(s) if s != 1 else UOp.const(dtypes.index, 0) for s in shape)
+        buf, lin = self.store_index(target, idx)
+        g = self.define_global(buf)
+        val = self.lower(value, idx)
+        store = UOp(Ops.STORE, dtypes.void, (UOp(Ops.INDEX, g.dtype, (g, lin)), val))
+        return UOp(Ops.SINK, dtypes.void, (store,), kernel_name(value))
 
     def kernel(self, root: UOp, out: UOp) -> UOp:
         """SINK(STORE(out[i...], root[i...])) over fresh RANGEs for each non-1 output axis."""
