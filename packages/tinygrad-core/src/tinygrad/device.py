@@ -171,7 +171,8 @@ class Compiled:
 
     def describe(self) -> dict[str, str]:
         """Facts for `python -m tinygrad doctor`."""
-        return {"renderer": type(self.renderer).__name__, "compiler": self.compiler.cachekey or type(self.compiler).__name__}
+        compiler = self.compiler.cachekey or type(self.compiler).__name__
+        return {"renderer": type(self.renderer).__name__, "compiler": compiler}
 
 
 # ---- the registry ----
@@ -225,8 +226,9 @@ class _Device:
                 (k for k in registry().devices() if os.environ.get(k) == "1"), None
             )  # tinygrad's CPU=1 style
             if env:
-                self._default = self.canonicalize(env)
-                self[self._default]  # fail early, with the helpful error, on a bad DEV
+                dev = self.canonicalize(env)
+                self[dev]  # fail early, with the helpful error, on a bad DEV (and again on every access)
+                self._default = dev
             else:
                 avail = [d for d in registry().available() if d not in ("NULL", "DISK")]
                 if not avail:
@@ -236,8 +238,14 @@ class _Device:
 
     @DEFAULT.setter
     def DEFAULT(self, name: str) -> None:
-        self._default = self.canonicalize(name)
-        self[self._default]
+        dev = self.canonicalize(name)
+        self[dev]
+        self._default = dev
+
+    def reset(self) -> None:
+        """Forget opened devices and the default (after the plugin registry changed)."""
+        self._opened.clear()
+        self._default = None
 
     def available(self) -> list[str]:
         return registry().available()

@@ -60,6 +60,7 @@ class PluginRecord:
     dist: str | None = None
     version: str | None = None
     error: str | None = None
+    traceback: str | None = None
     devices: list[str] = field(default_factory=list)
 
 
@@ -101,20 +102,31 @@ class PluginRegistry:
         if (why := _core_compatible(module)) is not None:
             rec.error = why
             return
+        if self.pm.has_plugin(rec.name):
+            other = next(r for r in self._records if r.name == rec.name and r is not rec)
+            rec.error = f"entry point name {rec.name!r} is already taken by {other.dist or other.module}; rename one"
+            return
         self.pm.register(module, name=rec.name)
         # call this plugin's own implementation (pluggy validated its signature at register) so each device
         # is attributed to the plugin that declared it
         impls = [h for h in self.pm.hook.tinygrad_devices.get_hookimpls() if h.plugin is module]
-        got = [spec for h in impls for spec in (h.function() or [])]
+        got: list[DeviceSpec] = []
+        for h in impls:
+            got.extend(h.function() or [])
         for spec in got:
             if not isinstance(spec, DeviceSpec):
                 raise TypeError(f"tinygrad_devices() returned {type(spec).__name__}, expected DeviceSpec")
+        for spec in got:
             name = spec.name.upper()
             if name in self._devices:
-                other = self._devices[name][1]
-                # same name twice: the higher priority wins, and the loser says why
-                if other.name != rec.name and self._devices[name][0].priority >= spec.priority:
+                old_spec, old_rec = self._devices[name]
+                # same name twice: the higher priority wins, and the loser's record says why
+                if old_spec.priority >= spec.priority:
+                    rec.error = f"device {name} is already provided by {old_rec.dist or old_rec.module} (priority " \
+                                f"{old_spec.priority} >= {spec.priority})"  # fmt: skip
                     continue
+                old_rec.devices.remove(name)
+                old_rec.error = f"device {name} is overridden by {rec.dist or rec.module} (higher priority)"
             self._devices[name] = (spec, rec)
             rec.devices.append(name)
 
@@ -123,12 +135,14 @@ class PluginRegistry:
             return
         self._loaded = True
         for modname in self.builtins:
-            rec = PluginRecord(name=modname.rsplit(".", 1)[-1], module=modname, dist="tinygrad-core")
+            rec = PluginRecord(name=modname.rsplit(".", 1)[-1], module=modname, dist="tinygrad-core",
+                               version=_core_version())  # fmt: skip
             self._records.append(rec)
             try:
                 self._register(importlib.import_module(modname), rec)
             except Exception as e:  # a broken built-in is reported like any plugin, never fatal
                 rec.error = f"{type(e).__name__}: {e}"
+                rec.traceback = traceback.format_exc()
         for ep in importlib.metadata.entry_points(group=self.group):
             if self.allow is not None and ep.name.upper() not in self.allow:
                 continue
@@ -144,7 +158,9 @@ class PluginRegistry:
                 self._register(ep.load(), rec)
             except Exception as e:
                 rec.error = f"{type(e).__name__}: {e}"
-                rec.traceback = traceback.format_exc()  # type: ignore[attr-defined]
+                rec.traceback = traceback.format_exc()
+                if self.pm.has_plugin(rec.name):
+                    self.pm.unregister(name=rec.name)
 
     def records(self) -> list[PluginRecord]:
         self.load()
@@ -194,6 +210,17 @@ def registry() -> PluginRegistry:
 
 
 def reset_registry(reg: PluginRegistry | None = None) -> None:
-    """Swap the process-wide registry (tests use this to load plugins from a temporary sys.path)."""
+    """Swap the process-wide registry (tests use this to load plugins from a temporary sys.path); devices
+    opened through the old one are forgotten."""
     global _registry
     _registry = reg
+    from tinygrad.device import Device
+
+    Device.reset()
+
+
+def _core_version() -> str | None:
+    try:
+        return importlib.metadata.version("tinygrad-core")
+    except importlib.metadata.PackageNotFoundError:
+        return None

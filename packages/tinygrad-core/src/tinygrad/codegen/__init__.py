@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tinygrad.dtype import dtypes
-from tinygrad.helpers import prod
+from tinygrad.codegen.opt import Opt, apply_opts, hand_coded_optimizations
+from tinygrad.helpers import DEBUG, NOOPT, prod
 from tinygrad.renderer import Renderer
 from tinygrad.uop.ops import Ops, UOp
 from tinygrad.uop.pattern import graph_rewrite
@@ -22,6 +23,7 @@ class ProgramSpec:
     global_size: tuple[int, ...]
     ops_estimate: int
     mem_estimate: int
+    opts: tuple[Opt, ...] = ()
 
 
 def _outer_ranges(ast: UOp) -> list[UOp]:
@@ -34,7 +36,9 @@ def to_grid(ast: UOp, renderer: Renderer) -> tuple[UOp, tuple[int, ...]]:
     """For renderers with a thread grid, the output loops become SPECIAL thread indices."""
     outer = _outer_ranges(ast)
     if not renderer.has_global_ids:
-        return ast, (1,)
+        # CPU-style: loops stay loops; a THREAD opt's core index is the only launch dimension
+        specials = [u for u in ast.toposort() if u.op is Ops.SPECIAL]
+        return ast, tuple(u.src[0].arg for u in specials) or (1,)
     sizes = tuple(r.src[0].arg for r in outer)
     if renderer.global_max is not None and len(sizes) > len(renderer.global_max):
         raise NotImplementedError("grids with more dims than the renderer allows need axis merging (not yet)")
@@ -62,13 +66,20 @@ def estimate(uops: list[UOp]) -> tuple[int, int]:
     return flops, mem
 
 
-def get_program(ast: UOp, renderer: Renderer) -> ProgramSpec:
+def get_program(ast: UOp, renderer: Renderer, opts: list[Opt] | None = None) -> ProgramSpec:
+    """Optimize (hand-coded actions unless NOOPT or explicit `opts`), then linearize and render."""
     from tinygrad.codegen.linearize import linearize
 
+    if opts is None:
+        opts = [] if NOOPT else hand_coded_optimizations(ast, threads=renderer.threads)
+    if opts:
+        ast = apply_opts(ast, opts)
+    if DEBUG >= 3 and opts:
+        print(f"{ast.arg}: {opts}")
     ast, global_size = to_grid(ast, renderer)
     ast = graph_rewrite(ast, symbolic, name="simplify kernel")
     uops = linearize(ast)
     name = ast.arg if isinstance(ast.arg, str) else "kernel"
     src = renderer.render(name, uops)
     flops, mem = estimate(uops)
-    return ProgramSpec(name, src, tuple(uops), global_size if prod(global_size) else (1,), flops, mem)
+    return ProgramSpec(name, src, tuple(uops), global_size if prod(global_size) else (1,), flops, mem, tuple(opts))

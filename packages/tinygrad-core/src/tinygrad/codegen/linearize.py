@@ -62,31 +62,46 @@ def linearize(sink: UOp) -> list[UOp]:
         value[u] = v
         return v
 
+    all_reduces = [n for n in nodes if n.op is Ops.REDUCE]
+
     def emit_reduce(u: UOp) -> UOp:
-        body, ranges = u.src[0], u.src[1:]
-        # hoist what the loop does not change, so it is also visible after the loop
-        for n in body.toposort(gate=lambda n: n.op is not Ops.REDUCE):
-            if n not in value and deps[n] <= open_ranges and n.op not in (Ops.RANGE,):
-                emit(n)
-        acc = UOp(Ops.DEFINE_ACC, u.dtype, (emit(reduce_identity(u.arg, u.dtype)),), unique_id())
-        out.append(acc)
+        ranges = u.src[1:]
+        # reduces over the very same loops (e.g. the k copies an UPCAST makes) share one loop nest, each with
+        # its own accumulator: that is what makes register tiling work
+        group = [v for v in all_reduces if v.src[1:] == ranges and v not in value and deps[v] <= open_ranges]
+        if u not in group:
+            group.insert(0, u)
+        for red in group:
+            # hoist what the loop does not change, so it is also visible after the loop
+            for n in red.src[0].toposort(gate=lambda n: n.op is not Ops.REDUCE):
+                if n not in value and deps[n] <= open_ranges and n.op is not Ops.RANGE:
+                    emit(n)
+        accs = []
+        for red in group:
+            acc = UOp(Ops.DEFINE_ACC, red.dtype, (emit(reduce_identity(red.arg, red.dtype)),), unique_id())
+            out.append(acc)
+            accs.append(acc)
         for r in ranges:
             emit(r.src[0])
             out.append(r)
             value[r] = r
             open_ranges.add(r)
-        v = emit(body)
-        # the combine step is an ordinary ALU node, so renderers and the emulator need no reduce-specific code
-        combined = UOp(u.arg, u.dtype, (acc, v))
-        out.append(combined)
-        out.append(UOp(Ops.ACC_STORE, dtypes.void, (acc, combined)))
+        for red, acc in zip(group, accs):
+            v = emit(red.src[0])
+            # the combine step is an ordinary ALU node, so renderers and the emulator need no special code
+            combined = UOp(red.arg, red.dtype, (acc, v))
+            out.append(combined)
+            out.append(UOp(Ops.ACC_STORE, dtypes.void, (acc, combined)))
         for r in reversed(ranges):
             out.append(UOp(Ops.END, dtypes.void, (r,)))
             open_ranges.discard(r)
         # forget values computed inside the loop: they are out of scope now
-        for k in [k for k, val in value.items() if deps.get(k, frozenset()) & frozenset(ranges)]:
+        inner = frozenset(ranges)
+        for k in [k for k in value if deps.get(k, frozenset()) & inner]:
             del value[k]
-        return acc
+        for red, acc in zip(group, accs):
+            value[red] = acc
+        return value[u]
 
     for r in specials + outer:
         emit(r.src[0])

@@ -15,6 +15,8 @@ class Renderer:
     has_global_ids: bool = False
     # how many grid dimensions a launch takes (None: any number)
     global_max: tuple[int, ...] | None = None
+    # cores a kernel may be split across with the THREAD action (CPU backends set this to the core count)
+    threads: int = 1
     has_local: bool = False
     has_shared: bool = False
     # dtypes the generated code can load, compute and store; None means all

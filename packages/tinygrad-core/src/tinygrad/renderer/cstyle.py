@@ -31,6 +31,8 @@ class CStyleRenderer(Renderer):
     # math functions by float dtype; dtypes missing here compute in float32 and cast back
     math_suffix: dict[DType, str] = {dtypes.float32: "f", dtypes.float64: ""}
     uses_restrict: bool = True
+    # CPU-style kernels take thread indices (SPECIAL) as trailing int parameters instead of reading hardware ids
+    special_as_param: bool = False
 
     # ---- dtype and constant spelling ----
 
@@ -42,6 +44,11 @@ class CStyleRenderer(Renderer):
         return self.type_map[dt.scalar]
 
     def render_const(self, x: object, dt: DType) -> str:
+        s = self._render_const(x, dt)
+        # "a - -1" must not become "a--1"
+        return f"({s})" if s.startswith("-") else s
+
+    def _render_const(self, x: object, dt: DType) -> str:
         if dtypes.is_float(dt):
             assert isinstance(x, (int, float))
             x = float(x)
@@ -129,12 +136,14 @@ class CStyleRenderer(Renderer):
 
     # ---- kernel assembly ----
 
-    def render_kernel(self, name: str, body: list[str], bufs: list[tuple[str, DType, bool]]) -> str:
+    def render_kernel(self, name: str, body: list[str], bufs: list[tuple[str, DType, bool]],
+                      specials: list[str] | None = None) -> str:  # fmt: skip
         params = []
         for bname, dt, written in bufs:
             const = "" if written else "const "
             restrict = " restrict" if self.uses_restrict else ""
             params.append(f"{self.buffer_prefix}{const}{self.render_dtype(dt)}{restrict} {bname}")
+        params += [f"const int {s}" for s in specials or []]
         return f"{self.kernel_prefix}void {name}({', '.join(params)}) {{\n" + "\n".join(body) + "\n}\n"
 
     def preamble(self, uops: list[UOp]) -> str:
@@ -147,6 +156,7 @@ class CStyleRenderer(Renderer):
         counters: dict[str, int] = {}
         written = {u.src[0].src[0] for u in uops if u.op is Ops.STORE}
         bufs: list[tuple[str, DType, bool]] = []
+        specials: list[str] = []
 
         def new_name(prefix: str) -> str:
             counters[prefix] = counters.get(prefix, -1) + 1
@@ -164,7 +174,10 @@ class CStyleRenderer(Renderer):
                 r[u] = self.render_const(u.arg, u.dtype)
             elif op is Ops.SPECIAL:
                 r[u] = u.arg
-                emit(f"const long long {u.arg} = {self.render_special(u)};")
+                if self.special_as_param:
+                    specials.append(u.arg)
+                else:
+                    emit(f"const long long {u.arg} = {self.render_special(u)};")
             elif op is Ops.RANGE:
                 r[u] = v = new_name("ridx")
                 emit(f"for (long long {v} = 0; {v} < {r[u.src[0]]}; {v}++) {{")
@@ -204,7 +217,7 @@ class CStyleRenderer(Renderer):
                 emit(f"const {self.render_dtype(u.dtype)} {v} = {expr};")
             else:
                 raise NotImplementedError(f"{type(self).__name__}: cannot render {op}")
-        return self.preamble(uops) + self.render_kernel(name, lines, bufs)
+        return self.preamble(uops) + self.render_kernel(name, lines, bufs, specials)
 
 
 RenderFn = Callable[..., str]
