@@ -5,6 +5,7 @@ from tinygrad.device import Device
 from tinygrad.dtype import dtypes
 from tinygrad.helpers import Context, GlobalCounters, getenv
 from tinygrad.tensor import Tensor
+from tinygrad.engine.jit import TinyJit  # noqa: E402  (needs Tensor)
 
 __version__ = "0.1.0"
-__all__ = ["Tensor", "Device", "dtypes", "Context", "GlobalCounters", "getenv"]
+__all__ = ["Tensor", "TinyJit", "Device", "dtypes", "Context", "GlobalCounters", "getenv"]

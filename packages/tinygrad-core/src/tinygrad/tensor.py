@@ -29,6 +29,8 @@ TensorLike = Union["Tensor", Scalar]
 LOG2_E = 1 / math.log(2)
 # every tensor that has had requires_grad set, so backward() can find the ones a loss depends on
 _grad_tensors: weakref.WeakSet[Tensor] = weakref.WeakSet()
+# per device: how many threefry blocks have been drawn (a 1-element uint32 tensor in device memory)
+_rng_counters: dict[str, Tensor] = {}
 LN_2 = math.log(2)
 
 
@@ -74,7 +76,6 @@ class Tensor(MathMixin, MovementMixin, ReduceMixin, NNMixin, LinalgMixin):
     __slots__ = ("uop", "_requires_grad", "grad", "__weakref__")
     training: ClassVar[bool] = False
     _seed: ClassVar[int] = 0
-    _rng_counter: ClassVar[int] = 0
 
     def __init__(
         self,
@@ -227,7 +228,7 @@ class Tensor(MathMixin, MovementMixin, ReduceMixin, NNMixin, LinalgMixin):
         commit(becomes)
         if becomes:
             # an assign becomes its target view; anything else becomes its new buffer
-            mapping = {k: k.src[0] if k.op is Ops.ASSIGN else v.reshape(k.shape) for k, v in becomes.items()}
+            mapping = {k: _assign_target(k) if k.op is Ops.ASSIGN else v.reshape(k.shape) for k, v in becomes.items()}
             for t in tensors:
                 t.uop = t.uop.substitute(mapping)
         return self
@@ -295,7 +296,7 @@ class Tensor(MathMixin, MovementMixin, ReduceMixin, NNMixin, LinalgMixin):
         if x.dtype != self.dtype:
             x = x.cast(self.dtype)
         base = self.uop
-        while base.op in GroupOp.Movement:
+        while base.op in GroupOp.Movement or base.op is Ops.ASSIGN:
             base = base.src[0]
         if base.op is not Ops.BUFFER and realized_buffer(base) is None:
             # nothing in memory to write into yet: assignment is just rebinding
@@ -399,7 +400,8 @@ class Tensor(MathMixin, MovementMixin, ReduceMixin, NNMixin, LinalgMixin):
     @staticmethod
     def manual_seed(seed: int = 0) -> None:
         """Seed the generator; the same seed gives the same numbers on every device."""
-        Tensor._seed, Tensor._rng_counter = int(seed), 0
+        Tensor._seed = int(seed)
+        _rng_counters.clear()
 
     @staticmethod
     def _threefry(c0: Tensor, c1: Tensor, k0: int, k1: int) -> tuple[Tensor, Tensor]:
@@ -417,14 +419,19 @@ class Tensor(MathMixin, MovementMixin, ReduceMixin, NNMixin, LinalgMixin):
 
     @staticmethod
     def _random_bits(n: int, device: str | None) -> Tensor:
-        """n uint32 random words; advances the generator's counter by n."""
-        ctr = Tensor._rng_counter
-        Tensor._rng_counter += n
+        """n uint32 random words. The counter lives in device memory and is advanced with assign, so a TinyJit
+        replay of a function that draws random numbers gets new numbers every call."""
+        dev = Device.canonicalize(device)
         if n == 0:
-            return Tensor.full((0,), 0, dtypes.uint32, device)
+            return Tensor.full((0,), 0, dtypes.uint32, dev)
+        if dev not in _rng_counters:
+            _rng_counters[dev] = Tensor([0], dtype=dtypes.uint32, device=dev).realize()
+        ctr = _rng_counters[dev]
         half = (n + 1) // 2
-        c0 = Tensor.arange(half, device=device, dtype=dtypes.uint32) + (ctr & 0xFFFFFFFF)
-        c1 = Tensor.full((half,), (ctr >> 32) & 0xFFFFFFFF, dtypes.uint32, device)
+        # read the counter through the assign, so this kernel runs after the increment (and subtracts it back)
+        start = ctr.assign(ctr + half) - half
+        c0 = Tensor.arange(half, device=dev, dtype=dtypes.uint32) + start.expand(half)
+        c1 = Tensor.full((half,), 0, dtypes.uint32, dev)
         x0, x1 = Tensor._threefry(c0, c1, Tensor._seed, Tensor._seed >> 32)
         return x0.cat(x1)[:n] if n > 1 else x0[:n]
 
@@ -1174,6 +1181,12 @@ class Tensor(MathMixin, MovementMixin, ReduceMixin, NNMixin, LinalgMixin):
 
     def __bool__(self) -> bool:
         raise TypeError("the truth value of a Tensor is ambiguous; use .item(), .any() or .all()")
+
+
+def _assign_target(u: UOp) -> UOp:
+    while u.op is Ops.ASSIGN:
+        u = u.src[0]
+    return u
 
 
 def _broadcast_shape(op: str, a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:

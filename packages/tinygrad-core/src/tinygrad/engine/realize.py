@@ -27,6 +27,8 @@ class CompiledRunner:
 
 
 method_cache: dict[tuple[str, UOp], CompiledRunner] = {}
+# set by TinyJit while capturing: every launched (runner or None for a copy, buffers) is appended
+CAPTURING: list[tuple[Any, tuple[Buffer, ...]]] | None = None
 
 
 def get_runner(device: str, ast: UOp) -> CompiledRunner:
@@ -61,11 +63,15 @@ def run_schedule(schedule: list[ScheduleItem], do_update_stats: bool = True) -> 
             for b in si.bufs:
                 b.allocate()
             _copy(si.bufs[0], si.bufs[1])
+            if CAPTURING is not None:
+                CAPTURING.append((None, si.bufs))
             et: Any = None
             name, ops, mem = f"copy {si.bufs[1].device} -> {si.bufs[0].device}", 0, si.bufs[0].nbytes
         else:
             runner = get_runner(si.bufs[0].device, si.ast)
             et = runner(list(si.bufs), wait=DEBUG >= 2)
+            if CAPTURING is not None:
+                CAPTURING.append((runner, si.bufs))
             name, ops, mem = runner.spec.name, runner.spec.ops_estimate, runner.spec.mem_estimate
         if not do_update_stats:
             continue

@@ -156,7 +156,9 @@ class KernelBuilder:
         u = target
         while u.op is not Ops.BUFFER:
             src = u.src[0]
-            if u.op is Ops.RESHAPE:
+            if u.op is Ops.ASSIGN:  # assigning to an assign writes the same memory
+                pass
+            elif u.op is Ops.RESHAPE:
                 idx = _reshape_index(idx, u.shape, src.shape)
             elif u.op is Ops.PERMUTE:
                 new = [UOp.const(dtypes.index, 0)] * len(idx)
