@@ -873,131 +873,6 @@ class Tensor(MathMixin, MovementMixin, ReduceMixin, NNMixin, LinalgMixin):
         axes = {_canon_axis("flip", a, self.ndim) for a in argfix(*axis)}
         return Tensor(self.uop.flip(tuple(i in axes for i in range(self.ndim))))
 
-    def transpose(self, dim0: int = 1, dim1: int = 0) -> Tensor:
-        """>>> Tensor.ones(2, 3).transpose().shape
-        (3, 2)
-        """
-        order = list(range(self.ndim))
-        a, b = _canon_axis("transpose", dim0, self.ndim), _canon_axis("transpose", dim1, self.ndim)
-        order[a], order[b] = order[b], order[a]
-        return self.permute(order)
-
-    @property
-    def T(self) -> Tensor:
-        return self.transpose()
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-        """>>> Tensor.ones(2, 3, 4).flatten(1).shape
-        (2, 12)
-        """
-        if self.ndim == 0:
-            return self.reshape(1)
-        s, e = _canon_axis("flatten", start_dim, self.ndim), _canon_axis("flatten", end_dim, self.ndim)
-        return self.reshape(self.shape[:s] + (prod(self.shape[s : e + 1]),) + self.shape[e + 1 :])
-
-    def unsqueeze(self, dim: int) -> Tensor:
-        d = _canon_axis("unsqueeze", dim, self.ndim + 1)
-        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
-
-    def squeeze(self, dim: int | None = None) -> Tensor:
-        if dim is None:
-            return self.reshape(tuple(s for s in self.shape if s != 1))
-        d = _canon_axis("squeeze", dim, self.ndim)
-        return self if self.shape[d] != 1 else self.reshape(self.shape[:d] + self.shape[d + 1 :])
-
-    def cat(self, *others: Tensor, dim: int = 0) -> Tensor:
-        """Concatenate along `dim`.
-
-        >>> Tensor([1]).cat(Tensor([2, 3])).tolist()
-        [1, 2, 3]
-        """
-        d = _canon_axis("cat", dim, self.ndim)
-        ts = [self, *others]
-        for t in others:
-            if t.ndim != self.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, self.shape)) if i != d):
-                raise ShapeError(f"Tensor.cat: shapes {self.shape} and {t.shape} differ outside dim {d}")
-        total = sum(t.shape[d] for t in ts)
-        out: Tensor | None = None
-        off = 0
-        for t in ts:
-            pad = [(0, 0)] * self.ndim
-            pad[d] = (off, total - off - t.shape[d])
-            p = t.pad(pad)
-            out = p if out is None else out + p
-            off += t.shape[d]
-        assert out is not None
-        return out
-
-    def __getitem__(self, idx: Any) -> Tensor:
-        """Basic indexing: ints (negative too), slices with steps, None and Ellipsis.
-
-        >>> Tensor.arange(10)[1:8:3].tolist()
-        [1, 4, 7]
-        """
-        items = list(idx) if isinstance(idx, tuple) else [idx]
-        if sum(1 for i in items if i is Ellipsis) > 1:
-            raise IndexError("Tensor.__getitem__: an index can only have a single ellipsis")
-        n_real = sum(1 for i in items if i is not None and i is not Ellipsis)
-        if n_real > self.ndim:
-            raise IndexError(f"Tensor.__getitem__: too many indices ({n_real}) for a {self.ndim}-d tensor")
-        if Ellipsis in items:
-            e = items.index(Ellipsis)
-            items = items[:e] + [slice(None)] * (self.ndim - n_real) + items[e + 1 :]
-        else:
-            items += [slice(None)] * (self.ndim - n_real)
-        x, dim = self, 0
-        shrink, flips, strides, final_shape = [], [], [], []
-        for it in items:
-            if it is None:
-                final_shape.append(("new", None))
-                continue
-            size = self.shape[dim]
-            if isinstance(it, bool) or not isinstance(it, (int, slice)):
-                raise IndexError(f"Tensor.__getitem__: unsupported index {it!r} (ints, slices, None, ...)")
-            if isinstance(it, int):
-                i = it + size if it < 0 else it
-                if not 0 <= i < size:
-                    raise IndexError(f"Tensor.__getitem__: index {it} is out of bounds for dim {dim} of size {size}")
-                shrink.append((i, i + 1))
-                flips.append(False)
-                strides.append(1)
-                final_shape.append(("drop", dim))
-            else:
-                start, stop, step = it.indices(size)
-                if step > 0:
-                    n = max(0, -(-(stop - start) // step))
-                    shrink.append((start, start + (n - 1) * step + 1) if n else (0, 0))
-                    flips.append(False)
-                else:
-                    n = max(0, -(-(start - stop) // -step))
-                    shrink.append((start + (n - 1) * step, start + 1) if n else (0, 0))
-                    flips.append(True)
-                strides.append(abs(step))
-                final_shape.append(("keep", dim))
-            dim += 1
-        x = x.shrink(shrink)
-        if any(flips):
-            x = x.flip([i for i, f in enumerate(flips) if f])
-        if any(s != 1 for s in strides):
-            # take every s-th element: pad to a multiple of s, split the dim into (n, s), keep index 0 of s
-            for d, s in enumerate(strides):
-                if s == 1 or x.shape[d] == 0:
-                    continue
-                n = -(-x.shape[d] // s)
-                pad = [(0, 0)] * x.ndim
-                pad[d] = (0, n * s - x.shape[d])
-                x = x.pad(pad)
-                x = x.reshape(x.shape[:d] + (n, s) + x.shape[d + 1 :])
-                x = x.shrink([(0, a) if i != d + 1 else (0, 1) for i, a in enumerate(x.shape)])
-                x = x.reshape(x.shape[: d + 1] + x.shape[d + 2 :])
-        out_shape = []
-        for kind, d in final_shape:
-            if kind == "new":
-                out_shape.append(1)
-            elif kind == "keep":
-                out_shape.append(x.shape[d])
-        return x.reshape(tuple(out_shape))
-
     # ---- reductions ----
 
     def _axes(self, op: str, axis: int | Sequence[int] | None) -> tuple[int, ...]:
@@ -1023,11 +898,6 @@ class Tensor(MathMixin, MovementMixin, ReduceMixin, NNMixin, LinalgMixin):
         acc = to_dtype(dtype) if dtype is not None else _sum_acc_dtype(self.dtype)
         out = self.cast(acc)._reduce(Ops.ADD, axis, keepdim, "sum")
         return out.cast(self.dtype) if dtype is None and dtypes.is_float(self.dtype) else out
-
-    def prod(self, axis: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        acc = _sum_acc_dtype(self.dtype)
-        out = self.cast(acc)._reduce(Ops.MUL, axis, keepdim, "prod")
-        return out.cast(self.dtype) if dtypes.is_float(self.dtype) else out
 
     def max(self, axis: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """>>> Tensor([[1, 5], [7, 2]]).max(axis=0).tolist()
@@ -1061,46 +931,6 @@ class Tensor(MathMixin, MovementMixin, ReduceMixin, NNMixin, LinalgMixin):
 
     def all(self, axis: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         return self.logical_not().any(axis, keepdim).logical_not()
-
-    def softmax(self, axis: int = -1) -> Tensor:
-        m = self - self.max(axis, keepdim=True)
-        e = m.exp()
-        return e / e.sum(axis, keepdim=True)
-
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        m = self - self.max(axis, keepdim=True)
-        return m - m.exp().sum(axis, keepdim=True).log()
-
-    # ---- matmul ----
-
-    def dot(self, w: Tensor) -> Tensor:
-        """Matrix product with numpy/torch broadcasting of batch dims.
-
-        >>> (Tensor([[1, 2], [3, 4]]) @ Tensor([[1], [1]])).tolist()
-        [[3], [7]]
-        """
-        if self.ndim == 0 or w.ndim == 0:
-            raise ShapeError(f"Tensor.matmul: both operands need at least 1 dim, got {self.shape} and {w.shape}")
-        x, y = self, w
-        k = x.shape[-1]
-        ky = y.shape[-2] if y.ndim > 1 else y.shape[0]
-        if k != ky:
-            raise ShapeError(f"Tensor.matmul: inner dimensions differ: {self.shape} @ {w.shape} ({k} != {ky}); "
-                             "transpose one operand or fix its shape")  # fmt: skip
-        if x.dtype != y.dtype:
-            dt = least_upper_dtype(x.dtype, y.dtype)
-            x, y = x.cast(dt), y.cast(dt)
-        if y.ndim == 1:
-            return (x * y).sum(-1)
-        if x.ndim == 1:
-            return (x.reshape(k, 1) * y).sum(-2)
-        # (..., n, 1, k) * (..., 1, m, k) summed over k: one reduce kernel, no transposed copy
-        x1 = x.reshape(*x.shape[:-1], 1, k)
-        y1 = y.transpose(-1, -2).reshape(*y.shape[:-2], 1, y.shape[-1], k)
-        return (x1 * y1).sum(-1)
-
-    def matmul(self, w: Tensor) -> Tensor:
-        return self.dot(w)
 
     # ---- python operators ----
 

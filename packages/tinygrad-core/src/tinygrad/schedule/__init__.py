@@ -17,8 +17,54 @@ from tinygrad.device import Buffer
 from tinygrad.uop.ops import GroupOp, Ops, UOp
 from tinygrad.schedule.rangeify import KernelBuilder
 
-# realized tensor nodes -> BUFFER uops; weak so an unreachable graph frees its memory
-realized_cache: weakref.WeakKeyDictionary[UOp, UOp] = weakref.WeakKeyDictionary()
+Deps = frozenset[tuple[int, int]]
+
+
+class RealizedCache:
+    """Realized tensor nodes -> the BUFFER uops holding their values.
+
+    Graphs are hash-consed, so `t + 1` built twice is the same node, and a node realized once is found again.
+    That is only right while the buffers it was computed from still hold what they held: each entry records
+    (buffer id, version) of every buffer it read, and an assign bumps its target's version, so after
+    `t.assign(...)` a new `t + 1` is computed again instead of reusing the old result. Weak, so an unreachable
+    graph frees its memory."""
+
+    def __init__(self) -> None:
+        self.entries: weakref.WeakKeyDictionary[UOp, tuple[UOp, Deps]] = weakref.WeakKeyDictionary()
+        self.versions: dict[int, int] = {}
+
+    def version(self, buf: UOp) -> int:
+        return self.versions.get(buf.arg[0], 0)
+
+    def bump(self, buf: UOp) -> None:
+        self.versions[buf.arg[0]] = self.version(buf) + 1
+
+    def _valid(self, deps: Deps) -> bool:
+        return all(self.versions.get(uid, 0) == v for uid, v in deps)
+
+    def get(self, u: UOp) -> UOp | None:
+        if (e := self.entries.get(u)) is None:
+            return None
+        # an assign runs once; afterwards its node just names the target's memory, whatever version it holds
+        if u.op is not Ops.ASSIGN and not self._valid(e[1]):
+            del self.entries[u]
+            return None
+        return e[0]
+
+    def deps(self, u: UOp) -> Deps:
+        if u.op is Ops.BUFFER:
+            return frozenset([(u.arg[0], self.version(u))])
+        e = self.entries.get(u)
+        return e[1] if e is not None else frozenset()
+
+    def __contains__(self, u: UOp) -> bool:
+        return self.get(u) is not None
+
+    def set(self, u: UOp, buf: UOp, deps: Deps) -> None:
+        self.entries[u] = (buf, deps)
+
+
+realized_cache = RealizedCache()
 # BUFFER uops -> the memory behind them
 buffers: weakref.WeakKeyDictionary[UOp, Buffer] = weakref.WeakKeyDictionary()
 
@@ -110,38 +156,54 @@ def find_roots(sinks: list[UOp]) -> list[UOp]:
     return sorted(roots, key=lambda r: order.get(r, -1))
 
 
-def create_schedule(sinks: list[UOp]) -> tuple[list[ScheduleItem], dict[UOp, UOp]]:
+class Becomes(dict):  # type: ignore[type-arg]
+    """node -> BUFFER uop for what one schedule realizes, plus what each result was computed from."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deps: dict[UOp, Deps] = {}
+
+    def deps_of(self, source: UOp) -> Deps:
+        return self.deps[source] if source in self.deps else realized_cache.deps(source)
+
+
+def create_schedule(sinks: list[UOp]) -> tuple[list[ScheduleItem], Becomes]:
     """Schedule what is needed to realize `sinks`. Returns the items and a map node -> BUFFER uop.
 
     Pure: nothing is marked realized until the caller has run the items and calls `commit(becomes)`, so
     `Tensor.schedule()` can be used to inspect kernels without running them."""
     roots = find_roots(sinks)
     items: list[ScheduleItem] = []
-    becomes: dict[UOp, UOp] = {}
+    becomes = Becomes()
     for root in roots:
         # CONTIGUOUS of something already contiguous in memory is free
         if root.op is Ops.CONTIGUOUS and (b := realized_buffer(root.src[0], becomes)) is not None:
             becomes[root] = b
+            becomes.deps[root] = becomes.deps_of(b)
             continue
         if root.op is Ops.ASSIGN:
             items.append(_assign_item(root, becomes))
             continue
         out = UOp.new_buffer(root.device, root.size, root.dtype)
+        deps: Deps = frozenset()
         if root.op is Ops.COPY:
             src = realized_buffer(root.src[0], becomes)
             assert src is not None, "copy source was scheduled first"
             items.append(ScheduleItem(root, (buffer_of(out), buffer_of(src))))
+            deps = becomes.deps_of(src)
         elif root.size:
-            kb = KernelBuilder(realized=_RealizedView(root, becomes))
-            ast = kb.kernel(root.src[0] if root.op is Ops.CONTIGUOUS else root, out)
-            items.append(ScheduleItem(ast, tuple(buffer_of(b) for b in kb.globals)))
+            ast, sources = _lower_kernel(root, out, becomes)
+            bufs = [out] + [_buffer_for(s, becomes) for s in sources[1:]]
+            items.append(ScheduleItem(ast, tuple(buffer_of(b) for b in bufs)))
+            deps = frozenset().union(*(becomes.deps_of(s) for s in sources[1:]))
         else:
             buffer_of(out)
         becomes[root] = out
+        becomes.deps[root] = deps
     return _order_assigns(items), becomes
 
 
-def _assign_item(root: UOp, becomes: dict[UOp, UOp]) -> ScheduleItem:
+def _assign_item(root: UOp, becomes: Becomes) -> ScheduleItem:
     kb = KernelBuilder(realized=_RealizedView(root, becomes))
     ast = kb.assign_kernel(root)
     store = ast.src[0]
@@ -154,6 +216,7 @@ def _assign_item(root: UOp, becomes: dict[UOp, UOp]) -> ScheduleItem:
         kb2 = KernelBuilder(realized=_RealizedView(value, becomes))
         pre = ScheduleItem(kb2.kernel(value, tmp), tuple(buffer_of(b) for b in kb2.globals))
         becomes[value] = tmp
+        becomes.deps[value] = frozenset().union(*(becomes.deps_of(x) for x in kb2.sources[1:]))
         run_first = [pre]
         kb = KernelBuilder(realized=_RealizedView(root, becomes))
         ast = kb.assign_kernel(root)
@@ -161,6 +224,8 @@ def _assign_item(root: UOp, becomes: dict[UOp, UOp]) -> ScheduleItem:
         run_first = []
     target_buf = [b for b in kb.globals if kb.globals[b].arg == 0][0]
     becomes[root] = target_buf
+    # readers of the assign's result in this schedule depend on the version the commit will create
+    becomes.deps[root] = frozenset([(target_buf.arg[0], realized_cache.version(target_buf) + 1)])
     item = ScheduleItem(ast, tuple(buffer_of(b) for b in kb.globals), tuple(run_first))
     return item
 
@@ -175,10 +240,43 @@ def _order_assigns(items: list[ScheduleItem]) -> list[ScheduleItem]:
     return flat
 
 
-def commit(becomes: dict[UOp, UOp]) -> None:
-    """Record that the scheduled nodes now live in their buffers."""
+# root -> (kernel AST, the nodes its buffers come from); lowering is the expensive part of dispatch, and the
+# same graph lowers to the same kernel as long as the same nodes are realized
+_kernel_cache: weakref.WeakKeyDictionary[UOp, tuple[UOp, list[UOp], frozenset[UOp]]] = weakref.WeakKeyDictionary()
+
+
+
+def _buffer_for(source: UOp, becomes: dict[UOp, UOp]) -> UOp:
+    if source.op is Ops.BUFFER:
+        return source
+    b = becomes.get(source) or realized_cache.get(source)
+    assert b is not None, "a kernel input is realized before the kernel"
+
+    return b
+
+
+def _lower_kernel(root: UOp, out: UOp, becomes: Becomes) -> tuple[UOp, list[UOp]]:
+    hit = _kernel_cache.get(root)
+    # valid while every node the cached kernel loaded is still realized (they stay so) and no node it
+    # recomputed has been realized since (then loading it is better, and for assigns, required)
+    if hit is not None and all(s.op is Ops.BUFFER or s in becomes or s in realized_cache for s in hit[1][1:]):
+        if not any(n in becomes or n in realized_cache for n in hit[2]):
+            return hit[0], hit[1]
+    kb = KernelBuilder(realized=_RealizedView(root, becomes))
+    ast = kb.kernel(root.src[0] if root.op is Ops.CONTIGUOUS else root, out)
+    inlined = frozenset(n for (n, _, _) in kb.memo if n is not root and n.op is not Ops.BUFFER) - set(kb.sources)
+    _kernel_cache[root] = (ast, kb.sources, inlined)
+    return ast, kb.sources
+
+
+def commit(becomes: Becomes) -> None:
+    """Record that the scheduled nodes now live in their buffers. An assign makes its target a new version,
+    so results computed from the old contents stop matching new graphs."""
     for k, v in becomes.items():
-        realized_cache[k] = v
+        if k.op is Ops.ASSIGN:
+            realized_cache.bump(v)
+    for k, v in becomes.items():
+        realized_cache.set(k, v, realized_cache.deps(v) if k.op is Ops.ASSIGN else becomes.deps.get(k, frozenset()))
 
 
 class _RealizedView(dict):  # type: ignore[type-arg]

@@ -59,9 +59,13 @@ class KernelBuilder:
     next_axis: int = 0
     # BUFFERs read directly (not through a node realized in this schedule): readers of the old contents
     raw_loads: set[UOp] = field(default_factory=set)
+    # for each DEFINE_GLOBAL (in order), the tensor node whose buffer it is: a cached kernel is reused by
+    # looking these up again, since realized intermediates get new buffers every time
+    sources: list[UOp] = field(default_factory=list)
 
-    def define_global(self, buf: UOp) -> UOp:
+    def define_global(self, buf: UOp, source: UOp | None = None) -> UOp:
         if (g := self.globals.get(buf)) is None:
+            self.sources.append(source if source is not None else buf)
             g = self.globals[buf] = UOp(Ops.DEFINE_GLOBAL, buf.dtype.ptr(buf.arg[1]), (), len(self.globals))
         return g
 
@@ -70,8 +74,8 @@ class KernelBuilder:
         self.next_axis += 1
         return r
 
-    def load(self, buf: UOp, shape: tuple[int, ...], idx: tuple[UOp, ...], valid: UOp) -> UOp:
-        g = self.define_global(buf)
+    def load(self, buf: UOp, shape: tuple[int, ...], idx: tuple[UOp, ...], valid: UOp, source: UOp) -> UOp:
+        g = self.define_global(buf, source)
         lin = simplify(linear_index(idx, shape))
         valid = simplify(valid)
         index = UOp(Ops.INDEX, g.dtype, (g, lin) if valid is TRUE else (g, lin, valid))
@@ -90,10 +94,10 @@ class KernelBuilder:
             # an assign's result is its target, read through the target's view
             return self.lower(u.src[0], idx, valid)
         if (buf := self.realized.get(u)) is not None:
-            return self.load(buf, u.shape, idx, valid)
+            return self.load(buf, u.shape, idx, valid, u)
         if op is Ops.BUFFER:
             self.raw_loads.add(u)
-            return self.load(u, u.shape, idx, valid)
+            return self.load(u, u.shape, idx, valid, u)
         if op is Ops.CONST:
             return UOp.const(u.dtype, u.arg)
         if op is Ops.IOTA:

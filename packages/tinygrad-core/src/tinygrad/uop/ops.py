@@ -204,6 +204,8 @@ class UOp:
     @staticmethod
     def const(dtype: DType, value: ConstType) -> UOp:
         """A kernel-level scalar constant."""
+        if type(value) is int and dtypes.is_int(dtype) and dtypes.min(dtype) <= value <= dtypes.max(dtype):
+            return UOp(Ops.CONST, dtype, (), value)  # the common case (index math) needs no conversion
         return UOp(Ops.CONST, dtype, (), truncate_const(value, dtype))
 
     @staticmethod

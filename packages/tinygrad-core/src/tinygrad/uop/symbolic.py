@@ -168,6 +168,11 @@ symbolic = pm_fold_consts + pm_identities + pm_index_math
 
 
 def simplify(u: UOp) -> UOp:
+    """The symbolic fixed point of u. Pure, so memoized on the (hash-consed) node itself."""
+    if (r := u._memo.get("simplified")) is not None:
+        return r
     from tinygrad.uop.pattern import graph_rewrite
 
-    return graph_rewrite(u, symbolic, name="simplify")
+    r = u._memo["simplified"] = graph_rewrite(u, symbolic, name="simplify")
+    r._memo["simplified"] = r
+    return r
