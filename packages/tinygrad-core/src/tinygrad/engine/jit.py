@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from tinygrad.device import Buffer
 from tinygrad.engine import realize as realize_mod
+from tinygrad.engine.memory import plan_memory
 from tinygrad.errors import JitError
 from tinygrad.helpers import JIT
 from tinygrad.schedule import buffer_of, realized_buffer
@@ -46,6 +47,19 @@ class ExecItem:
             realize_mod._copy(bufs[0], bufs[1])
         else:
             self.runner(bufs)
+
+
+class _CopyStep:
+    """A captured copy, replayed with whichever buffers are the inputs this call."""
+
+    def __init__(self, bufs: list[Buffer], slots: list[tuple[int, int]], inputs: list[Buffer]) -> None:
+        self.bufs, self.slots, self.inputs = bufs, slots, inputs
+
+    def run(self, current_inputs: list[Buffer]) -> None:
+        bufs = list(self.bufs)
+        for pos, i in self.slots:
+            bufs[pos] = current_inputs[i]
+        realize_mod._copy(bufs[0], bufs[1])
 
 
 def _flatten_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[tuple[str, Tensor]], list[tuple[str, Any]]]:
@@ -104,6 +118,7 @@ class TinyJit(Generic[R]):
         self.signature: tuple[Any, ...] | None = None
         self.others: list[tuple[str, Any]] = []
         self.ret: Any = None
+        self.plan: list[tuple[Any, list[Any], list[tuple[int, int]], tuple[int, ...]]] | None = None
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         # decorating a method: bind like a function would, keeping one JIT per instance-method pair
@@ -114,6 +129,9 @@ class TinyJit(Generic[R]):
         """Realize inputs into contiguous buffers (the replay swaps these buffers)."""
         bufs = []
         for _, t in tensors:
+            if (b := realized_buffer(t.uop)) is not None:  # the common case on replay: nothing to do
+                bufs.append(buffer_of(b))
+                continue
             t.realize()
             if realized_buffer(t.uop) is None:
                 t.uop = t.contiguous().realize().uop
@@ -156,18 +174,56 @@ class TinyJit(Generic[R]):
                 ):
                     raise JitAliasError("TinyJit: an output is an input (or a view of one); return a copy, e.g. "
                                         "x.contiguous() or x + 0, so replays don't hand back the caller's buffer")  # fmt: skip
-            self.captured = [ExecItem(r, list(b)) for r, b in captured]
+            self.captured = self._plan_memory([ExecItem(r, list(b)) for r, b in captured], in_bufs, outs)
             self.input_bufs, self.signature, self.others, self.ret = in_bufs, self._sig(tensors), others, ret
             self.cnt = 2
             return ret
         # replay
         self._check(tensors, others)
         in_bufs = self._prepare(tensors)
-        swap = {id(old): new for old, new in zip(self.input_bufs, in_bufs)}
-        for ei in self.captured:
-            ei.run([swap.get(id(b), b) for b in ei.bufs])
+        if self.plan is None:
+            self.plan = self._make_plan()
+        opaques = [b.opaque for b in in_bufs]
+        for prg, args, slots, gs in self.plan:
+            if type(prg) is _CopyStep:
+                prg.run(in_bufs)
+                continue
+            for pos, i in slots:
+                args[pos] = opaques[i]
+            prg(*args, global_size=gs)
         self.cnt += 1
         return self.ret
+
+    @staticmethod
+    def _plan_memory(items: list[ExecItem], in_bufs: list[Buffer], outs: list[Tensor]) -> list[ExecItem]:
+        """Intermediates (buffers only the capture references) share memory where their lifetimes allow."""
+        import gc
+
+        from tinygrad.schedule import buffers
+
+        gc.collect()  # drop tensors the function built and let go of, so their buffers count as intermediates
+        live = {id(b) for b in buffers.values()}
+        keep = live | {id(b) for b in in_bufs}
+        for o in outs:
+            if (ob := realized_buffer(o.uop)) is not None:
+                keep.add(id(buffer_of(ob)))
+        inter = {id(b) for ei in items for b in ei.bufs if id(b) not in keep}
+        mapping = plan_memory([ei.bufs for ei in items], inter)
+        return [ExecItem(ei.runner, [mapping.get(id(b), b) for b in ei.bufs]) for ei in items]
+
+    def _make_plan(self) -> list[tuple[Any, list[Any], list[tuple[int, int]], tuple[int, ...]]]:
+        """Per captured kernel: the program, its argument list, which slots take which input, its grid. Copies
+        become a small callable so the replay loop is uniform."""
+        where = {id(b): i for i, b in enumerate(self.input_bufs)}
+        plan = []
+        for ei in self.captured:
+            slots = [(p, where[id(b)]) for p, b in enumerate(ei.bufs) if id(b) in where]
+            if ei.runner is None:
+                bufs = list(ei.bufs)
+                plan.append((_CopyStep(bufs, slots, self.input_bufs), [None] * len(bufs), [], (1,)))
+            else:
+                plan.append((ei.runner.prg, [b.opaque for b in ei.bufs], slots, ei.runner.spec.global_size))
+        return plan
 
     def _check(self, tensors: list[tuple[str, Tensor]], others: list[tuple[str, Any]]) -> None:
         name = getattr(self.fxn, "__name__", "function")

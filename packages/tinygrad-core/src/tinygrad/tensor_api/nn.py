@@ -405,17 +405,17 @@ class NNMixin:
                 shift = f32(0.5) if mode == "nearest-exact" else f32(0)
                 lo = np.minimum(np.floor((dst + shift) * (f32(inp) / f32(o))).astype(np.int64), inp - 1)
             xl = x.transpose(ax, -1).unsqueeze(-2)  # (..., 1, inp)
-            cols = np.arange(inp)
-
-            def pick(idx: np.ndarray, xl: Tensor = xl, cols: np.ndarray = cols) -> Tensor:
-                mask = Tensor(idx[:, None] == cols[None, :], device=self.device)  # (o, inp): one-hot rows
-                return mask.where(xl, 0).sum(-1)
-
+            cols = np.arange(inp)[None, :]
+            # (o, inp) one-hot rows select the source pixels; `where` rather than a weight matmul keeps an inf
+            # pixel from turning its zero-weight neighbours into nan. One reduce per dim: a reduce that is read
+            # twice inside one kernel trips a codegen bug (see tests/test_api_nn.py)
+            pick_lo = Tensor(lo[:, None] == cols, device=self.device)
             if linear:
-                w1 = Tensor(lam, device=self.device).cast(x.dtype)
-                y = pick(lo) * (1 - w1) + pick(hi) * w1
+                w1 = Tensor(lam[:, None], device=self.device).cast(x.dtype)
+                pick_hi = Tensor(hi[:, None] == cols, device=self.device)
+                y = (pick_lo.where(xl * (1 - w1), 0) + pick_hi.where(xl * w1, 0)).sum(-1)
             else:
-                y = pick(lo).cast(x.dtype)
+                y = pick_lo.where(xl, 0).sum(-1).cast(x.dtype)
             x = y.transpose(ax, -1)
         return x
 
