@@ -273,3 +273,61 @@ def partition(xs: Iterable[T], pred: Callable[[T], bool]) -> tuple[list[T], list
     for x in xs:
         (a if pred(x) else b).append(x)
     return a, b
+
+
+
+# ---- downloads ----
+
+from tinygrad.errors import TinygradError  # noqa: E402  (errors.py imports nothing, so this cannot cycle)
+
+
+class FetchError(TinygradError, OSError):
+    """A download that failed: no network, an HTTP error, or a transfer cut short."""
+
+
+def fetch(url: str, name: str | None = None, subdir: str | None = None, allow_caching: bool = True) -> pathlib.Path:
+    """Download `url` once into the cache directory and return the local path; later calls reuse the file.
+
+    The file lands in cache_dir()/subdir/name (subdir defaults to "downloads", name to a hash of the url). It is
+    written to a temporary file and renamed into place, so an interrupted download never leaves a partial file
+    that a later call would trust. allow_caching=False downloads again. Local paths are returned as they are.
+
+    >>> p = fetch(pathlib.Path(__file__).as_uri(), name="helpers.py", subdir="doctest-fetch")
+    >>> p.name, p.read_bytes() == pathlib.Path(__file__).read_bytes()
+    ('helpers.py', True)
+    """
+    import hashlib
+    import tempfile
+    import urllib.error
+    import urllib.request
+
+    if url.startswith(("/", ".")):
+        return pathlib.Path(url)
+    fp = cache_dir() / (subdir or "downloads") / (name or hashlib.sha256(url.encode()).hexdigest()[:32])
+    if allow_caching and fp.is_file():
+        return fp
+    fp.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=fp.parent, prefix=f".{fp.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            try:
+                with urllib.request.urlopen(url, timeout=getenv("FETCH_TIMEOUT", 30.0)) as r:
+                    total = int(r.headers.get("content-length") or 0) or None
+                    with tqdm(desc=f"fetch {fp.name}", total=total, disable=not sys.stderr.isatty()) as bar:
+                        got = 0
+                        while chunk := r.read(1 << 16):
+                            f.write(chunk)
+                            got += len(chunk)
+                            bar.update(len(chunk))
+            except (urllib.error.URLError, OSError, ValueError) as e:
+                reason = getattr(e, "reason", None) or e
+                raise FetchError(f"fetch({url!r}): download failed: {reason}; check the URL and the network, or "
+                                 f"put the file at {fp} yourself") from e  # fmt: skip
+            if total is not None and got != total:
+                raise FetchError(f"fetch({url!r}): the server sent {got} of {total} bytes; try again")
+        os.replace(tmp, fp)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return fp

@@ -24,6 +24,7 @@ class ProgramSpec:
     ops_estimate: int
     mem_estimate: int
     opts: tuple[Opt, ...] = ()
+    local_size: tuple[int, ...] | None = None
 
 
 def _outer_ranges(ast: UOp) -> list[UOp]:
@@ -32,18 +33,49 @@ def _outer_ranges(ast: UOp) -> list[UOp]:
     return sorted((u for u in nodes if u.op is Ops.RANGE and u not in reduce_ranges), key=lambda r: r.arg)
 
 
-def to_grid(ast: UOp, renderer: Renderer) -> tuple[UOp, tuple[int, ...]]:
-    """For renderers with a thread grid, the output loops become SPECIAL thread indices."""
+def _pick_local(size: int, limit: int) -> int:
+    """Threads per block on one dimension: the largest power of two <= limit dividing size (no bounds checks
+    needed then)."""
+    lsz = 1
+    while lsz * 2 <= limit and size % (lsz * 2) == 0:
+        lsz *= 2
+    return lsz
+
+
+def to_grid(ast: UOp, renderer: Renderer) -> tuple[UOp, tuple[int, ...], tuple[int, ...] | None]:
+    """Output loops -> thread indices for grid renderers. Dimension 0 (x) is the innermost loop. SPECIALs are
+    named gidx{d} (block index) and lidx{d} (thread in block); a loop's index is gidx*local + lidx.
+    Returns (ast, global_size, local_size)."""
     outer = _outer_ranges(ast)
     if not renderer.has_global_ids:
         # CPU-style: loops stay loops; a THREAD opt's core index is the only launch dimension
         specials = [u for u in ast.toposort() if u.op is Ops.SPECIAL]
-        return ast, tuple(u.src[0].arg for u in specials) or (1,)
-    sizes = tuple(r.src[0].arg for r in outer)
-    if renderer.global_max is not None and len(sizes) > len(renderer.global_max):
-        raise NotImplementedError("grids with more dims than the renderer allows need axis merging (not yet)")
-    mapping = {r: UOp(Ops.SPECIAL, dtypes.index, r.src, f"gidx{i}") for i, r in enumerate(outer)}
-    return ast.substitute(mapping), sizes or (1,)
+        return ast, tuple(u.src[0].arg for u in specials) or (1,), None
+    if not outer:
+        return ast, (1,), (1,) if renderer.has_local else None
+    sizes = [r.src[0].arg for r in reversed(outer)]  # innermost first
+    maxes = renderer.global_max
+    fits = maxes is None or (len(sizes) <= len(maxes) and all(s <= m for s, m in zip(sizes, maxes)))
+    # too many or too large dimensions: flatten everything into x and recover each index with div/mod
+    dims: list[list[UOp]] = [[r] for r in reversed(outer)] if fits else [list(reversed(outer))]
+    mapping: dict[UOp, UOp] = {}
+    gsz, lsz = [], []
+    for d, group in enumerate(dims):
+        total = prod(r.src[0].arg for r in group)
+        loc = _pick_local(total, renderer.local_max) if renderer.has_local and d == 0 else 1
+        g = UOp(Ops.SPECIAL, dtypes.index, (UOp.const(dtypes.index, total // loc),), f"gidx{d}")
+        idx = g
+        if renderer.has_local:
+            lid = UOp(Ops.SPECIAL, dtypes.index, (UOp.const(dtypes.index, loc),), f"lidx{d}")
+            idx = g * loc + lid if loc > 1 else g
+        gsz.append(total // loc)
+        lsz.append(loc)
+        stride = 1
+        for r in group:  # innermost first
+            n = r.src[0].arg
+            mapping[r] = (idx // stride) % n if len(group) > 1 else idx
+            stride *= n
+    return ast.substitute(mapping), tuple(gsz), tuple(lsz) if renderer.has_local else None
 
 
 def estimate(uops: list[UOp]) -> tuple[int, int]:
@@ -76,10 +108,11 @@ def get_program(ast: UOp, renderer: Renderer, opts: list[Opt] | None = None) -> 
         ast = apply_opts(ast, opts)
     if DEBUG >= 3 and opts:
         print(f"{ast.arg}: {opts}")
-    ast, global_size = to_grid(ast, renderer)
+    ast, global_size, local_size = to_grid(ast, renderer)
     ast = graph_rewrite(ast, symbolic, name="simplify kernel")
     uops = linearize(ast)
     name = ast.arg if isinstance(ast.arg, str) else "kernel"
     src = renderer.render(name, uops)
     flops, mem = estimate(uops)
-    return ProgramSpec(name, src, tuple(uops), global_size if prod(global_size) else (1,), flops, mem, tuple(opts))
+    return ProgramSpec(name, src, tuple(uops), global_size if prod(global_size) else (1,), flops, mem, tuple(opts),
+                       local_size)  # fmt: skip

@@ -23,7 +23,8 @@ class CompiledRunner:
     device: str
 
     def __call__(self, bufs: list[Buffer], wait: bool = False) -> float | None:
-        return self.prg(*[b.opaque for b in bufs], global_size=self.spec.global_size, wait=wait)
+        return self.prg(*[b.opaque for b in bufs], global_size=self.spec.global_size, local_size=self.spec.local_size,
+                        wait=wait)  # fmt: skip
 
 
 method_cache: dict[tuple[str, UOp], CompiledRunner] = {}
@@ -53,6 +54,13 @@ def get_runner(device: str, ast: UOp) -> CompiledRunner:
 
 
 def _copy(dst: Buffer, src: Buffer) -> None:
+    # a host-visible source (a DISK file mapping, host memory) is read in place: one copy instead of two
+    if src.nbytes:
+        dev = Device[src.device]
+        if (mv := dev.allocator.as_memoryview(src.opaque, src.nbytes)) is not None:
+            dev.synchronize()
+            dst.copyin(mv)
+            return
     dst.copyin(src.as_bytes())
 
 

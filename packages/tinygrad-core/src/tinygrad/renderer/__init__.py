@@ -18,6 +18,8 @@ class Renderer:
     # cores a kernel may be split across with the THREAD action (CPU backends set this to the core count)
     threads: int = 1
     has_local: bool = False
+    # most threads per block a grid launch uses on dimension x (when has_local)
+    local_max: int = 128
     has_shared: bool = False
     # dtypes the generated code can load, compute and store; None means all
     supported_dtypes: frozenset[DType] | None = None

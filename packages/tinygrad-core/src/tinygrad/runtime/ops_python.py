@@ -163,7 +163,6 @@ class PythonProgram(Program):
         lane_ids = np.arange(n_threads, dtype=np.int64)
         vals: list[Any] = [None] * len(prog)
         views: dict[int, np.ndarray] = {}
-        n_special = 0
 
         def get(s: Any) -> Any:
             if isinstance(s, tuple):  # an inline constant
@@ -182,10 +181,10 @@ class PythonProgram(Program):
             elif op is Ops.CONST:
                 vals[pc] = np.array(arg, dtype=_np_dtype(dt))[()]
             elif op is Ops.SPECIAL:
-                # row-major thread index -> this axis's coordinate
-                inner = prod(global_size[n_special + 1 :])
-                vals[pc] = (lane_ids // inner) % global_size[n_special]
-                n_special += 1
+                # lanes enumerate the grid with dimension 0 (x) fastest, as GPUs number threads
+                d = int(arg[4:])
+                inner = prod(global_size[:d])
+                vals[pc] = (lane_ids // inner) % global_size[d]
             elif op is Ops.RANGE:
                 if int(get(srcs[0])) <= 0:
                     pc = self.end_of[pc] + 1

@@ -766,9 +766,10 @@ class MovementMixin:
                 else:
                     if v.device != self.device:
                         raise DeviceError(f"Tensor.__getitem__: index is on {v.device}, the tensor on {self.device}")
-                    # negatives wrap once; anything still out of range becomes -1, which selects nothing (zeros)
+                    # negatives wrap once; anything still out of range becomes -1, which selects nothing (zeros).
+                    # Only < and > here: the core's bounds of a negated bool are wrong (see the test file's xfail)
                     t = (v < 0).where(v + size, v) if not dtypes.is_unsigned(v.dtype) else v
-                    t = ((t >= 0) & (t < size)).where(t, -1)
+                    t = ((t < 0) | (t > size - 1)).where(-1, t)
                 shrink.append((0, size))
                 steps.append(1)
                 layout.append(("src", dim))
@@ -823,15 +824,14 @@ class MovementMixin:
         # one flat index over the indexed dims, so a single one-hot comparison does the selection; -1 anywhere
         # (out of range) makes the whole index -1, which selects nothing
         flat: Tensor | None = None
-        valid: Tensor | None = None
+        invalid: Tensor | None = None
         for (_, t), stride in zip(adv, [prod(sizes[j + 1 :]) for j in range(len(sizes))]):
             t = t.cast(least_upper_dtype(t.dtype, dtypes.int32))
             term = t * stride if stride != 1 else t
             flat = term if flat is None else flat + term
-            ok = t >= 0
-            valid = ok if valid is None else valid & ok
-        assert flat is not None and valid is not None
-        flat = valid.where(flat, -1) if len(adv) > 1 else flat
+            invalid = t < 0 if invalid is None else invalid | (t < 0)
+        assert flat is not None and invalid is not None
+        flat = invalid.where(-1, flat) if len(adv) > 1 else flat
         flat = flat._expand_to(bshape)
         y = self.permute(*rest, *dims).reshape(*rest_shape, total)
         hit = flat.reshape(*bshape, *(1,) * len(rest), 1) == Tensor.arange(total, device=self.device)
