@@ -88,6 +88,7 @@ RULES: dict[Ops, RuleFn] = {
     Ops.SHRINK: lambda g, out, a: (g.pad(tuple((b, s - e) for (b, e), s in zip(out.arg, a.shape))),),  # shrink -> pad
     Ops.FLIP: lambda g, out, a: (g.flip(out.arg),),
     Ops.CONTIGUOUS: lambda g, out, a: (g,),
+    Ops.CUSTOM_GRAD: lambda g, out, value, *ins: (None, *out.arg(g, out, *ins)),  # user-supplied backward
     Ops.COPY: lambda g, out, a: (UOp(Ops.COPY, g.dtype, (g,), a.device),),
     Ops.REDUCE_AXIS: lambda g, out, a: (
         g.expand(a.shape) if out.arg[0] is Ops.ADD

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Union
 
 import numpy as np
@@ -14,8 +15,9 @@ from tinygrad.dtype import ConstType, DType, dtypes, least_upper_dtype, least_up
 from tinygrad.engine.realize import run_schedule
 from tinygrad.errors import AxisError, DeviceError, DTypeError, ShapeError
 from tinygrad.gradient import compute_gradient
-from tinygrad.helpers import argfix, prod
+from tinygrad.helpers import TRAINING, Context, argfix, prod
 from tinygrad.schedule import ScheduleItem, buffer_of, commit, create_schedule, realized_buffer
+from tinygrad.tensor_api.creation import CreationMixin
 from tinygrad.tensor_api.linalg import LinalgMixin
 from tinygrad.tensor_api.math import MathMixin
 from tinygrad.tensor_api.movement import MovementMixin
@@ -66,7 +68,20 @@ def _infer_shape_and_check(data: Any, op: str) -> None:
     shape(data)
 
 
-class Tensor(MathMixin, MovementMixin, ReduceMixin, NNMixin, LinalgMixin):
+class _TensorMeta(type):
+    """Makes `Tensor.training` a view of the TRAINING context variable, so `Tensor.training = True`,
+    `with Tensor.train():` and `with Context(TRAINING=1):` all switch the same setting."""
+
+    @property
+    def training(cls) -> bool:
+        return bool(TRAINING)
+
+    @training.setter
+    def training(cls, mode: bool) -> None:
+        TRAINING.value = int(bool(mode))
+
+
+class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, LinalgMixin, metaclass=_TensorMeta):
     """A multi-dimensional array on a device, computed lazily.
 
     >>> Tensor([1, 2, 3]).tolist()
@@ -74,8 +89,16 @@ class Tensor(MathMixin, MovementMixin, ReduceMixin, NNMixin, LinalgMixin):
     """
 
     __slots__ = ("uop", "_requires_grad", "grad", "__weakref__")
-    training: ClassVar[bool] = False
     _seed: ClassVar[int] = 0
+
+    @staticmethod
+    def train(mode: bool = True) -> Context:
+        """Training mode (dropout, BatchNorm batch statistics) inside a `with` block or a decorated function.
+
+        >>> with Tensor.train(): print(Tensor.training)
+        True
+        """
+        return Context(TRAINING=int(mode))
 
     def __init__(
         self,
@@ -147,6 +170,18 @@ class Tensor(MathMixin, MovementMixin, ReduceMixin, NNMixin, LinalgMixin):
             g = grads.get(t.uop)
             out.append(Tensor(g) if g is not None else t.zeros_like())
         return out
+
+    def custom_gradient(self, inputs: Sequence[Tensor], backward: Callable[..., Sequence[Tensor | None]],
+                        *params: Any) -> Tensor:  # fmt: skip
+        """self's value, but d/d(inputs) comes from `backward(grad, *inputs, *params)` (one Tensor or None per
+        input) instead of differentiating how self was computed. `backward` should be a module-level function
+        and params hashable, so equal calls build equal graphs (and hit the kernel caches).
+
+        >>> x = Tensor([3.0]); y = (x * 2).custom_gradient([x], lambda g, x: [g * 10]); y.gradient(x)[0].tolist()
+        [10.0]
+        """
+        rule = _CustomGrad(backward, params)
+        return Tensor(UOp(Ops.CUSTOM_GRAD, self.dtype, (self.uop, *(t.uop for t in inputs)), rule))
 
     def backward(self, gradient: Tensor | None = None) -> Tensor:
         """Accumulate d(self)/d(t) into t.grad for every tensor t with requires_grad that self depends on.
@@ -457,11 +492,6 @@ class Tensor(MathMixin, MovementMixin, ReduceMixin, NNMixin, LinalgMixin):
         u = Tensor.rand(2, *shp, dtype=dtypes.float32, device=device)
         r = ((1 - u[0]).log() * -2).sqrt()
         return Tensor((r * (u[1] * (2 * math.pi)).cos()).cast(dt).uop, **kw)
-
-    @staticmethod
-    def uniform(*shape: Any, low: float = 0.0, high: float = 1.0, **kw: Any) -> Tensor:
-        dt = kw.pop("dtype", None)
-        return (Tensor.rand(*shape, **kw) * (high - low) + low).cast(to_dtype(dt) if dt else dtypes.default_float)
 
     @staticmethod
     def randint(*shape: Any, low: int = 0, high: int = 10, device: str | None = None,
@@ -1011,6 +1041,18 @@ class Tensor(MathMixin, MovementMixin, ReduceMixin, NNMixin, LinalgMixin):
 
     def __bool__(self) -> bool:
         raise TypeError("the truth value of a Tensor is ambiguous; use .item(), .any() or .all()")
+
+
+@dataclass(frozen=True)
+class _CustomGrad:
+    """The gradient rule carried by a CUSTOM_GRAD node (hashable, so graphs stay hash-consed)."""
+
+    fn: Callable[..., Sequence[Tensor | None]]
+    params: tuple[Any, ...]
+
+    def __call__(self, g: UOp, out: UOp, *ins: UOp) -> tuple[UOp | None, ...]:
+        res = self.fn(Tensor(g), *(Tensor(i) for i in ins), *self.params)
+        return tuple(None if r is None else r.uop for r in res)
 
 
 def _assign_target(u: UOp) -> UOp:

@@ -152,7 +152,8 @@ def find_roots(sinks: list[UOp]) -> list[UOp]:
                         changed = True
                         continue
                 exp = expanded or (u.op is Ops.EXPAND and _really_expands(u))
-                stack.extend((s, exp) for s in u.src)
+                # a CUSTOM_GRAD's value is its first source; the rest only feed its gradient
+                stack.extend((s, exp) for s in (u.src[:1] if u.op is Ops.CUSTOM_GRAD else u.src))
     return sorted(roots, key=lambda r: order.get(r, -1))
 
 

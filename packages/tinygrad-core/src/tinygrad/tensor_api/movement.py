@@ -56,6 +56,13 @@ def _tensors(op: str, first: Any, rest: Sequence[Any]) -> list[Tensor]:
     return out
 
 
+def _np_tensor(a: np.ndarray, device: str) -> Tensor:
+    from tinygrad.tensor import Tensor
+
+    # via 1-d: Tensor(0-d array) comes out 1-d in the core (see the test file's xfail)
+    return Tensor(a.reshape(-1), device=device).reshape(a.shape)
+
+
 def _check_int_index(op: str, index: Tensor) -> None:
     if not dtypes.is_int(index.dtype):
         raise DTypeError(f"Tensor.{op}: index must be an integer tensor, got {index.dtype}; cast it with .int()")
@@ -355,8 +362,7 @@ class MovementMixin:
         idx = Tensor(np.repeat(np.arange(x.shape[d], dtype=np.int32), reps), device=self.device)
         return x[(slice(None),) * d + (idx,)]
 
-    @staticmethod
-    def meshgrid(*tensors: Tensor, indexing: str = "ij") -> tuple[Tensor, ...]:
+    def meshgrid(self: Tensor, *others: Tensor, indexing: str = "ij") -> tuple[Tensor, ...]:
         """Coordinate grids from 1-d tensors: "ij" indexes (i, j, ...); "xy" swaps the first two dims.
 
         >>> from tinygrad import Tensor
@@ -365,7 +371,7 @@ class MovementMixin:
         """
         if indexing not in ("ij", "xy"):
             raise ValueError(f"Tensor.meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
-        ts = _tensors("meshgrid", tensors[0] if tensors else [], tensors[1:])
+        ts = _tensors("meshgrid", self, others)
         if any(t.ndim > 1 for t in ts):
             raise ShapeError(f"Tensor.meshgrid: needs 0-d or 1-d tensors, got shapes {[t.shape for t in ts]}")
         ts = [t.reshape(-1) for t in ts]
@@ -414,8 +420,8 @@ class MovementMixin:
             raise AxisError(f"Tensor.diagonal: dim1 and dim2 must differ, both are {a}")
         x = self.permute(*[i for i in range(self.ndim) if i not in (a, b)], a, b)
         lead, (r, c) = x.shape[:-2], x.shape[-2:]
-        rows, cols = (0, offset) if offset >= 0 else (-offset, 0)
-        n = max(0, min(r - rows, c - cols))
+        rows, cols = (0, min(offset, c)) if offset >= 0 else (min(-offset, r), 0)
+        n = min(r - rows, c - cols)
         x = x.shrink(tuple([None] * len(lead) + [(rows, rows + n), (cols, cols + n)]))
         # flat index i*(n+1) is element (i, i): rows of n+1, keep the first column
         x = x.reshape(*lead, n * n).pad(tuple([None] * len(lead) + [(0, n)])).reshape(*lead, n, n + 1)
@@ -762,7 +768,7 @@ class MovementMixin:
                         bad = v[(v < -size) | (v >= size)].reshape(-1)[0]
                         raise IndexError(f"Tensor.__getitem__: index {bad} is out of bounds for dim {dim} of size "
                                          f"{size}")  # fmt: skip
-                    t = Tensor(np.where(v < 0, v + size, v).astype(np.int32), device=self.device)
+                    t = _np_tensor(np.where(v < 0, v + size, v).astype(np.int32), self.device)
                 else:
                     if v.device != self.device:
                         raise DeviceError(f"Tensor.__getitem__: index is on {v.device}, the tensor on {self.device}")

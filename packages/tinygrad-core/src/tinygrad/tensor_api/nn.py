@@ -155,7 +155,7 @@ class NNMixin:
         dims as the weight has (1-D, 2-D, 3-D...). An unbatched (Cin, *spatial) input is accepted too.
 
         padding: an int, one int per spatial dim, 2 ints per spatial dim in torch F.pad order (last dim first),
-        or 'same' / 'valid'. `dtype` is the accumulation dtype.
+        or 'same' / 'valid'. `dtype`, if given, is the dtype products are computed and summed in.
 
         >>> from tinygrad import Tensor
         >>> Tensor.arange(9).reshape(1, 1, 3, 3).float().conv2d(Tensor.ones(1, 1, 2, 2)).tolist()
@@ -200,6 +200,9 @@ class NNMixin:
         win = win.reshape(bs, groups, cin, 1, *o, *ks)
         win = win.permute(0, 1, 3, *range(4, 4 + n), 2, *range(4 + n, 4 + 2 * n))
         w = weight.reshape(1, groups, rcout, *(1,) * n, cin, *ks)
+        if dtype is not None:
+            # multiply in the accumulation dtype too: int8 * int8 products already overflow int8
+            win, w = win.cast(dtype), w.cast(dtype)
         out = (win * w).sum(axis=tuple(range(-1 - n, 0)), dtype=dtype).reshape(bs, cout, *o)
         if bias is not None:
             out = out + bias.reshape(1, cout, *(1,) * n)

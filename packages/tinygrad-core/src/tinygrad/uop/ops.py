@@ -31,6 +31,8 @@ class Ops(Enum):
     CONTIGUOUS = auto()
     COPY = auto()
     ASSIGN = auto()
+    # tensor graph, autograd: value of src[0], gradient given by arg(grad, out, *src[1:]) for src[1:]
+    CUSTOM_GRAD = auto()
     # reductions: REDUCE_AXIS over tensor axes; REDUCE (kernel) over explicit RANGEs
     REDUCE_AXIS = auto()
     REDUCE = auto()
