@@ -45,7 +45,8 @@ def _canon_axis(op: str, axis: int, ndim: int) -> int:
 
 def _from_np(x: np.ndarray, device: str) -> UOp:
     dt = dtypes.from_np(x.dtype)
-    x = np.ascontiguousarray(x)
+    shape = x.shape
+    x = np.ascontiguousarray(x).reshape(shape)  # ascontiguousarray makes 0-d arrays 1-d
     buf = UOp.new_buffer(device, x.size, dt)
     b = buffer_of(buf)
     if x.size:
@@ -113,6 +114,8 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
             u = data
         elif isinstance(data, Tensor):
             u = data.uop if dt is None else data.uop.cast(dt)
+        elif isinstance(data, np.generic):  # before Python scalars: np.float64 is a float subclass
+            u = _from_np(np.array(data), dev) if dt is None else Tensor(data.item(), dev, dt).uop
         elif isinstance(data, (bool, int, float)):
             d = dt or dtypes.from_py(data)
             u = UOp.tensor_const(data, d, dev)
@@ -129,8 +132,6 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
             u = _from_np(data, dev)
             if dt is not None and dt.np is None:
                 u = u.cast(dt)
-        elif isinstance(data, np.generic):
-            u = _from_np(np.array(data), dev)
         elif isinstance(data, (bytes, bytearray, memoryview)):
             u = _from_np(np.frombuffer(bytes(data), dtype=np.uint8), dev)
         else:
@@ -555,50 +556,6 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
     def mul(self, x: TensorLike, reverse: bool = False) -> Tensor:
         return self._binop(Ops.MUL, x, "mul", reverse)
 
-    def div(self, x: TensorLike, reverse: bool = False, rounding_mode: str | None = None) -> Tensor:
-        """True division (ints give floats), or rounding_mode "trunc" / "floor".
-
-        >>> (Tensor([3, 4]) / 2).tolist()
-        [1.5, 2.0]
-        """
-        a, b = self._broadcasted(x, "div", reverse)
-        if rounding_mode is None:
-            dt = least_upper_float(a.dtype)
-            return a.cast(dt)._alu(Ops.FDIV, b.cast(dt))
-        if rounding_mode == "trunc":
-            return a._alu(Ops.IDIV, b) if dtypes.is_int(a.dtype) else (a / b).trunc().cast(a.dtype)
-        if rounding_mode == "floor":
-            return a._floordiv(b)
-        raise ValueError(f"Tensor.div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
-
-    def _floordiv(self, b: Tensor) -> Tensor:
-        if dtypes.is_int(self.dtype):
-            q = self._alu(Ops.IDIV, b)
-            # C truncates; Python floors: step down when the signs differ and there is a remainder
-            if dtypes.is_unsigned(self.dtype):
-                return q
-            adjust = ((self._alu(Ops.MOD, b)).ne(0)) & ((self < 0).ne(b < 0))
-            return adjust.where(q - 1, q)
-        return (self / b).floor().cast(self.dtype)
-
-    def idiv(self, x: TensorLike, reverse: bool = False) -> Tensor:
-        a, b = self._broadcasted(x, "floordiv", reverse)
-        return a._floordiv(b)
-
-    def mod(self, x: TensorLike, reverse: bool = False) -> Tensor:
-        """Python's modulo: the result takes the divisor's sign.
-
-        >>> (Tensor([-3, 3]) % 2).tolist()
-        [1, 1]
-        """
-        a, b = self._broadcasted(x, "mod", reverse)
-        if dtypes.is_int(a.dtype):
-            r = a._alu(Ops.MOD, b)
-            if dtypes.is_unsigned(a.dtype):
-                return r
-            return ((r.ne(0)) & ((r < 0).ne(b < 0))).where(r + b, r)
-        return a - (a / b).floor() * b
-
     def maximum(self, x: TensorLike) -> Tensor:
         """>>> Tensor([1, 5]).maximum(3).tolist()
         [3, 5]
@@ -638,10 +595,17 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
         return self._cmp(Ops.CMPLT, x, "gt", reverse=True)
 
     def __ge__(self, x: TensorLike) -> Tensor:  # type: ignore[override]
-        return (self < x).logical_not()
+        # not(a < b) would call NaN >= 0 true
+        return self._ordered_or_equal(x, reverse=True)
 
     def __le__(self, x: TensorLike) -> Tensor:  # type: ignore[override]
-        return (self > x).logical_not()
+        return self._ordered_or_equal(x, reverse=False)
+
+    def _ordered_or_equal(self, x: TensorLike, reverse: bool) -> Tensor:
+        a, b = self._broadcasted(x, "ge" if reverse else "le", reverse=reverse)
+        if dtypes.is_float(a.dtype):
+            return a._alu(Ops.CMPLT, b) | a._alu(Ops.CMPEQ, b)
+        return b._alu(Ops.CMPLT, a).logical_not()
 
     def __eq__(self, x: TensorLike) -> Tensor:  # type: ignore[override]
         return self._cmp(Ops.CMPEQ, x, "eq")
@@ -654,9 +618,6 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
 
     def eq(self, x: TensorLike) -> Tensor:
         return self == x
-
-    def logical_not(self) -> Tensor:
-        return self.cast(dtypes.bool)._alu(Ops.NEG)
 
     def _bitop(self, op: Ops, x: TensorLike, name: str, reverse: bool = False) -> Tensor:
         a, b = self._broadcasted(x, name, reverse)
@@ -684,93 +645,7 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
     def rshift(self, x: int) -> Tensor:
         return self._bitop(Ops.SHR, x, "rshift")
 
-    # ---- unary math ----
-
-    def _float_unary(self, op: Ops) -> Tensor:
-        x = self.cast(least_upper_float(self.dtype))
-        return x._alu(op)
-
-    def neg(self) -> Tensor:
-        """>>> (-Tensor([1, -2])).tolist()
-        [-1, 2]
-        """
-        return self.logical_not() if self.dtype == dtypes.bool else self._alu(Ops.NEG)
-
-    def exp(self) -> Tensor:
-        """e**x.
-
-        >>> round(Tensor([1.0]).exp().item(), 5)
-        2.71828
-        """
-        x = self.cast(least_upper_float(self.dtype))
-        return (x * LOG2_E)._alu(Ops.EXP2)
-
-    def exp2(self) -> Tensor:
-        return self._float_unary(Ops.EXP2)
-
-    def log(self) -> Tensor:
-        """Natural log.
-
-        >>> round(Tensor([math.e]).log().item(), 5)
-        1.0
-        """
-        return self._float_unary(Ops.LOG2) * LN_2
-
-    def log2(self) -> Tensor:
-        return self._float_unary(Ops.LOG2)
-
-    def sqrt(self) -> Tensor:
-        """>>> Tensor([4.0, 9.0]).sqrt().tolist()
-        [2.0, 3.0]
-        """
-        return self._float_unary(Ops.SQRT)
-
-    def rsqrt(self) -> Tensor:
-        return self.sqrt().reciprocal()
-
-    def reciprocal(self) -> Tensor:
-        return self._float_unary(Ops.RECIP)
-
-    def sin(self) -> Tensor:
-        return self._float_unary(Ops.SIN)
-
-    def cos(self) -> Tensor:
-        return (math.pi / 2 - self.cast(least_upper_float(self.dtype))).sin()
-
-    def trunc(self) -> Tensor:
-        return self if not dtypes.is_float(self.dtype) else self._alu(Ops.TRUNC)
-
-    def floor(self) -> Tensor:
-        if not dtypes.is_float(self.dtype):
-            return self
-        t = self.trunc()
-        return (self < t).where(t - 1, t)
-
-    def ceil(self) -> Tensor:
-        if not dtypes.is_float(self.dtype):
-            return self
-        t = self.trunc()
-        return (self > t).where(t + 1, t)
-
-    def abs(self) -> Tensor:
-        return self if dtypes.is_unsigned(self.dtype) or self.dtype == dtypes.bool else self.maximum(-self)
-
-    def relu(self) -> Tensor:
-        """max(x, 0); NaN stays NaN and the gradient at 0 is 0, as in torch.
-
-        >>> Tensor([-1.0, 2.0]).relu().tolist()
-        [0.0, 2.0]
-        """
-        return (self <= 0).where(0, self)
-
-    def sigmoid(self) -> Tensor:
-        return (1 + (-self).exp()).reciprocal()
-
-    def tanh(self) -> Tensor:
-        return 2.0 * (2.0 * self).sigmoid() - 1.0
-
-    def square(self) -> Tensor:
-        return self * self
+    # ---- casting ----
 
     def cast(self, dtype: DType | str) -> Tensor:
         """Convert elements to `dtype` (C cast semantics; float to int truncates).
@@ -952,7 +827,7 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
         """
         dt = least_upper_float(self.dtype)
         axes = self._axes("mean", axis)
-        n = prod(self.shape[a] for a in axes)
+        n = prod(self.shape[a] for a in axes) if self.ndim else 1
         s = self.cast(dt).sum(axis, keepdim)
         return s / n if n else s * math.nan
 
