@@ -129,7 +129,7 @@ def _depends_on(u: UOp, r: UOp) -> bool:
     return r in u.toposort()
 
 
-def hand_coded_optimizations(ast: UOp, threads: int = 1, upcast_limit: int = 16) -> list[Opt]:
+def hand_coded_optimizations(ast: UOp, threads: int = 1, upcast_limit: int = 32) -> list[Opt]:
     """Good actions without search: tile outputs that some input is broadcast along (each load feeds several
     outputs), unroll the reduce, and split the outermost axis across cores for kernels big enough to pay for it."""
     opts: list[Opt] = []
@@ -161,31 +161,36 @@ def hand_coded_optimizations(ast: UOp, threads: int = 1, upcast_limit: int = 16)
                 break
 
     if red:
-        # register tiling: upcast output axes along which some load does not vary (it is reused k times)
-        upcasted, done_axes = 1, set()
-        for _ in range(2):
-            outer, red = _ranges(cur)
-            loads = _loads(cur)
-            best = None
-            for i, r in enumerate(outer):
-                if r.arg in done_axes:
-                    continue
-                if any(not _depends_on(ld, r) for ld in loads) and any(_depends_on(ld, r) for ld in loads):
-                    for k in (4, 3, 2):
-                        if _size(r) % k == 0 and upcasted * k <= upcast_limit:
-                            best = best or (i, k)
-                            break
-            if best is None:
-                break
-            # after an upcast the axis list shifts: the upcast axis keeps its position (same arg)
-            done_axes.add(outer[best[0]].arg)
-            if try_apply(Opt(OptOps.UPCAST, best[0], best[1])):
-                upcasted *= best[1]
+        # register tiling. First the innermost output axis: consecutive outputs read consecutive inputs, so the
+        # C compiler can turn the copies into vector loads and FMAs. Then an axis some input is broadcast along
+        # (weights across output pixels, activations across output channels): each load then feeds k outputs.
+        outer, red = _ranges(cur)
+        upcasted = 1
+        if outer and any(_depends_on(ld, outer[-1]) for ld in _loads(cur)):
+            for k in (4, 2):
+                if _size(outer[-1]) % k == 0 and _size(outer[-1]) > 1:
+                    if try_apply(Opt(OptOps.UPCAST, len(outer) - 1, k)):
+                        upcasted *= k
+                    break
+        outer, red = _ranges(cur)
+        loads = _loads(cur)
+        best = None
+        for i, r in enumerate(outer[:-1] if upcasted > 1 else outer):
+            if any(not _depends_on(ld, r) for ld in loads) and any(_depends_on(ld, r) for ld in loads):
+                for k in (8, 4, 2):
+                    if _size(r) % k == 0 and upcasted * k <= upcast_limit:
+                        if best is None or k > best[1]:
+                            best = (i, k)
+                        break
+        if best is not None:
+            try_apply(Opt(OptOps.UPCAST, best[0], best[1]))
         outer, red = _ranges(cur)
         if red:
             last = len(red) - 1
-            for k in (4, 2):
-                if _size(red[last]) % k == 0 and _size(red[last]) > k:
+            size = _size(red[last])
+            # short reduce loops (conv kernel rows) unroll completely; long ones by 4
+            for k in ((size,) if size <= 8 else (4, 2)):
+                if size % k == 0 and k > 1:
                     try_apply(Opt(OptOps.UNROLL, last, k))
                     break
     elif outer:
