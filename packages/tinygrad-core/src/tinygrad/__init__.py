@@ -6,6 +6,7 @@ from tinygrad.dtype import dtypes
 from tinygrad.helpers import Context, GlobalCounters, getenv
 from tinygrad.tensor import Tensor
 from tinygrad.engine.jit import TinyJit  # noqa: E402  (needs Tensor)
+from tinygrad.engine.function import function  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["Tensor", "TinyJit", "Device", "dtypes", "Context", "GlobalCounters", "getenv"]
+__all__ = ["Tensor", "TinyJit", "Device", "dtypes", "Context", "GlobalCounters", "getenv", "function"]

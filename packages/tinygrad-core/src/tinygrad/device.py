@@ -115,6 +115,10 @@ class Compiler:
     def compile(self, src: str) -> bytes:
         return src.encode()
 
+    def disassemble(self, lib: bytes) -> str:
+        """Machine code of a compiled binary, for DEBUG=7 (backends override; the default says why not)."""
+        return f"({type(self).__name__} has no disassembler)"
+
     def compile_cached(self, src: str) -> bytes:
         if self.cachekey is None or CACHELEVEL < 1:
             return self.compile(src)

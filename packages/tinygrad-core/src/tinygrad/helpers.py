@@ -135,6 +135,7 @@ BEAM = ContextVar("BEAM", 0)
 JIT = ContextVar("JIT", 1)
 TRAINING = ContextVar("TRAINING", 0)
 CACHELEVEL = ContextVar("CACHELEVEL", 2)
+PROFILE = ContextVar("PROFILE", 0)
 
 
 # ---- counters ----
@@ -275,7 +276,6 @@ def partition(xs: Iterable[T], pred: Callable[[T], bool]) -> tuple[list[T], list
     return a, b
 
 
-
 # ---- downloads ----
 
 from tinygrad.errors import TinygradError  # noqa: E402  (errors.py imports nothing, so this cannot cycle)
@@ -292,7 +292,7 @@ def fetch(url: str, name: str | None = None, subdir: str | None = None, allow_ca
     written to a temporary file and renamed into place, so an interrupted download never leaves a partial file
     that a later call would trust. allow_caching=False downloads again. Local paths are returned as they are.
 
-    >>> p = fetch(pathlib.Path(__file__).as_uri(), name="helpers.py", subdir="doctest-fetch")
+    >>> p = fetch(pathlib.Path(__file__).as_uri(), name="helpers.py", subdir="doctest-fetch", allow_caching=False)
     >>> p.name, p.read_bytes() == pathlib.Path(__file__).read_bytes()
     ('helpers.py', True)
     """
@@ -320,7 +320,8 @@ def fetch(url: str, name: str | None = None, subdir: str | None = None, allow_ca
                             got += len(chunk)
                             bar.update(len(chunk))
             except (urllib.error.URLError, OSError, ValueError) as e:
-                reason = getattr(e, "reason", None) or e
+                http = isinstance(e, urllib.error.HTTPError)
+                reason = f"HTTP {e.code} {e.reason}" if http else getattr(e, "reason", e)  # type: ignore[attr-defined]
                 raise FetchError(f"fetch({url!r}): download failed: {reason}; check the URL and the network, or "
                                  f"put the file at {fp} yourself") from e  # fmt: skip
             if total is not None and got != total:

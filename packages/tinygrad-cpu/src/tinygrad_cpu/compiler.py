@@ -84,6 +84,17 @@ class CCompiler(Compiler):
         cmdline = " ".join(self.flags + LDFLAGS)
         self.cachekey = f"cc {self.tc.path} | {self.tc.version} | {cmdline} | {self.tc.target_hash}"
 
+    def disassemble(self, lib: bytes) -> str:
+        """objdump of the kernel library (DEBUG=7)."""
+        objdump = shutil.which("objdump")
+        if objdump is None:
+            return "(no objdump on PATH: apt-get install binutils)"
+        with tempfile.TemporaryDirectory(prefix="tinygrad-cpu-") as d:
+            p = Path(d) / "kernel.so"
+            p.write_bytes(lib)
+            out = subprocess.run([objdump, "-d", "--no-show-raw-insn", str(p)], capture_output=True, text=True)
+            return out.stdout
+
     def compile(self, src: str) -> bytes:
         with tempfile.TemporaryDirectory(prefix="tinygrad-cpu-") as d:
             cfile, lib = Path(d) / "kernel.c", Path(d) / "kernel.so"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import json
+import os
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +13,7 @@ from typing import Any
 from tinygrad.codegen import ProgramSpec, get_program
 from tinygrad.device import Buffer, Device, Program
 from tinygrad.errors import CompileError
-from tinygrad.helpers import DEBUG, GlobalCounters, colored
+from tinygrad.helpers import DEBUG, PROFILE, GlobalCounters, colored
 from tinygrad.schedule import ScheduleItem
 from tinygrad.uop.ops import Ops, UOp, print_uops
 
@@ -38,8 +42,12 @@ def get_runner(device: str, ast: UOp) -> CompiledRunner:
     if (r := method_cache.get(key)) is not None:
         return r
     dev = Device[device]
-    spec = get_program(ast, dev.renderer)
     if DEBUG >= 5:
+        print(f"kernel AST for {ast.arg}:")
+        print_uops(ast.toposort())
+    spec = get_program(ast, dev.renderer)
+    if DEBUG >= 6:
+        print(f"linearized {spec.name}:")
         print_uops(list(spec.uops))
     if DEBUG >= 4:
         print(spec.src)
@@ -49,8 +57,35 @@ def get_runner(device: str, ast: UOp) -> CompiledRunner:
         raise
     except Exception as e:  # a backend compiler bug surfaces as a typed error with the source attached
         raise CompileError(f"compiling kernel {spec.name} for {device} failed: {e}\n{spec.src}") from e
+    if DEBUG >= 7:
+        print(dev.compiler.disassemble(lib))
     r = method_cache[key] = CompiledRunner(spec, dev.runtime(spec.name, lib), device)
     return r
+
+
+# ---- PROFILE=1: a Chrome trace / Perfetto JSON of every kernel and copy ----
+
+_profile_events: list[dict[str, Any]] = []
+
+
+def _profile_event(si: ScheduleItem, name: str, st: float, device_time: float | None) -> None:
+    dur = device_time if device_time is not None else time.perf_counter() - st
+    dev = si.bufs[0].device
+    _profile_events.append({"name": name, "ph": "X", "ts": st * 1e6, "dur": dur * 1e6, "pid": dev, "tid": dev,
+                            "cat": "copy" if si.ast.op is Ops.COPY else "kernel",
+                            "args": {"bufs": [f"{b.size}x{b.dtype.name}" for b in si.bufs]}})  # fmt: skip
+    if len(_profile_events) == 1:
+        atexit.register(write_profile)
+
+
+def write_profile(path: str | None = None) -> str:
+    """Write the collected trace (open it in chrome://tracing or ui.perfetto.dev); returns the path."""
+    out = path or os.environ.get("PROFILE_PATH") or os.path.join(tempfile.gettempdir(), "tinygrad_profile.json")
+    with open(out, "w") as f:
+        json.dump({"traceEvents": _profile_events, "displayTimeUnit": "ms"}, f)
+    if DEBUG >= 1:
+        print(f"profile with {len(_profile_events)} events written to {out}")
+    return out
 
 
 def _copy(dst: Buffer, src: Buffer) -> None:
@@ -77,10 +112,12 @@ def run_schedule(schedule: list[ScheduleItem], do_update_stats: bool = True) -> 
             name, ops, mem = f"copy {si.bufs[1].device} -> {si.bufs[0].device}", 0, si.bufs[0].nbytes
         else:
             runner = get_runner(si.bufs[0].device, si.ast)
-            et = runner(list(si.bufs), wait=DEBUG >= 2)
+            et = runner(list(si.bufs), wait=DEBUG >= 2 or bool(PROFILE))
             if CAPTURING is not None:
                 CAPTURING.append((runner, si.bufs))
             name, ops, mem = runner.spec.name, runner.spec.ops_estimate, runner.spec.mem_estimate
+        if PROFILE:
+            _profile_event(si, name if si.ast.op is Ops.COPY else runner.spec.name, st, et)
         if not do_update_stats:
             continue
         GlobalCounters.kernel_count += 1
