@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tinygrad.dtype import dtypes
+from tinygrad.codegen.emulate_dtypes import EMULATABLE, rewrite_emulated
 from tinygrad.codegen.opt import Opt, apply_opts, hand_coded_optimizations
 from tinygrad.helpers import DEBUG, NOOPT, prod
 from tinygrad.renderer import Renderer
@@ -102,6 +103,8 @@ def get_program(ast: UOp, renderer: Renderer, opts: list[Opt] | None = None) -> 
     """Optimize (hand-coded actions unless NOOPT or explicit `opts`), then linearize and render."""
     from tinygrad.codegen.linearize import linearize
 
+    if renderer.supported_dtypes is not None:
+        ast = rewrite_emulated(ast, frozenset(d for d in EMULATABLE if d not in renderer.supported_dtypes))
     if opts is None:
         opts = [] if NOOPT else hand_coded_optimizations(ast, threads=renderer.threads)
     if opts:

@@ -49,7 +49,8 @@ def _dec_dtype(s: str) -> DType:
 class PythonRenderer(Renderer):
     device = "PYTHON"
     has_global_ids = True
-    supported_dtypes = frozenset(dtypes.all)
+    # bfloat16 and fp8 go through core's emulation (bits in memory, float32 math), like any renderer without them
+    supported_dtypes = frozenset(dtypes.all) - {dtypes.bfloat16, dtypes.fp8e4m3, dtypes.fp8e5m2}
 
     def render(self, name: str, uops: list[UOp]) -> str:
         """One line per UOp: (op, dtype, source positions, arg). Readable with DEBUG=4, parsed back by compile."""

@@ -294,6 +294,9 @@ class UOp:
     def __and__(self, x: UOp | ConstType) -> UOp:
         return self.alu(Ops.AND, self._c(x))
 
+    def __or__(self, x: UOp | ConstType) -> UOp:
+        return self.alu(Ops.OR, self._c(x))
+
     def ne(self, x: UOp | ConstType) -> UOp:
         return self.alu(Ops.CMPNE, self._c(x))
 
