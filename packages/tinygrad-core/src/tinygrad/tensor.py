@@ -187,7 +187,7 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
     def backward(self, gradient: Tensor | None = None) -> Tensor:
         """Accumulate d(self)/d(t) into t.grad for every tensor t with requires_grad that self depends on.
 
-        >>> w = Tensor([1.0, 2.0], requires_grad=True); (w * 3).sum().backward(); w.grad.tolist()
+        >>> w = Tensor([1.0, 2.0], requires_grad=True); _ = (w * 3).sum().backward(); w.grad.tolist()
         [3.0, 3.0]
         """
         if gradient is None and self.numel() != 1:
@@ -220,18 +220,43 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
         return len(self.shape)
 
     def numel(self) -> int:
+        """Number of elements.
+
+        >>> Tensor.ones(2, 3).numel()
+        6
+        """
         return prod(self.shape)
 
     def element_size(self) -> int:
+        """Bytes per element.
+
+        >>> Tensor([1.0]).element_size()
+        4
+        """
         return self.dtype.itemsize
 
     def nbytes(self) -> int:
+        """Bytes of all elements.
+
+        >>> Tensor.ones(2, 3).nbytes()
+        24
+        """
         return self.numel() * self.element_size()
 
     def is_floating_point(self) -> bool:
+        """Whether the dtype is a float type.
+
+        >>> Tensor([1.0]).is_floating_point(), Tensor([1]).is_floating_point()
+        (True, False)
+        """
         return dtypes.is_float(self.dtype)
 
     def size(self, dim: int | None = None) -> int | tuple[int, ...]:
+        """The shape, or one dimension of it.
+
+        >>> Tensor.ones(2, 3).size(1)
+        3
+        """
         return self.shape if dim is None else self.shape[_canon_axis("size", dim, self.ndim)]
 
     def __len__(self) -> int:
@@ -257,7 +282,11 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
         return items
 
     def realize(self, *others: Tensor) -> Tensor:
-        """Compute this tensor (and `others`) now; returns self."""
+        """Compute this tensor (and `others`) now; returns self.
+
+        >>> t = (Tensor([1, 2]) + 1).realize(); t.tolist()
+        [2, 3]
+        """
         tensors = (self, *others)
         items, becomes = create_schedule([t.uop for t in tensors])
         run_schedule(items)
@@ -289,6 +318,11 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
         return self._buffer().numpy().reshape(self.shape).copy()
 
     def data(self) -> memoryview:
+        """The raw bytes of the (realized, contiguous) data.
+
+        >>> list(bytes(Tensor([1, 2], dtype="uint8").data()))
+        [1, 2]
+        """
         return self._buffer().as_bytes()
 
     def tolist(self) -> Any:
@@ -311,7 +345,11 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
         return self.numpy().reshape(()).item()
 
     def contiguous(self) -> Tensor:
-        """A tensor whose elements are laid out in order in their own buffer (forces a kernel boundary)."""
+        """A tensor whose elements are laid out in order in their own buffer (forces a kernel boundary).
+
+        >>> Tensor([[1, 2], [3, 4]]).T.contiguous().tolist()
+        [[1, 3], [2, 4]]
+        """
         return Tensor(UOp(Ops.CONTIGUOUS, self.dtype, (self.uop,)))
 
     def assign(self, x: TensorLike) -> Tensor:
@@ -342,14 +380,133 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
         return self
 
     def detach(self) -> Tensor:
-        return Tensor(self.uop)
+        """The same data, cut off from autograd.
+
+        >>> x = Tensor([2.0]); (x.detach() * x).sum().gradient(x)[0].tolist()
+        [2.0]
+        """
+        # a CUSTOM_GRAD with no inputs: same value, and no gradient passes through it
+        if self.uop.op is Ops.CUSTOM_GRAD and len(self.uop.src) == 1:
+            return Tensor(self.uop)
+        return Tensor(UOp(Ops.CUSTOM_GRAD, self.dtype, (self.uop,), _NO_GRAD))
 
     def to(self, device: str | None) -> Tensor:
+        """This tensor on another device (lazily copied; the same tensor if it is already there).
+
+        >>> Tensor([1, 2]).to("PYTHON").device
+        'PYTHON'
+        """
         dev = Device.canonicalize(device)
         if dev == self.device:
             return self
         Device[dev]
-        return Tensor(UOp(Ops.COPY, self.dtype, (self.uop,), dev))
+        return Tensor(UOp(Ops.COPY, self.dtype, (self.uop,), dev), requires_grad=self.requires_grad)
+
+    def to_(self, device: str | None) -> Tensor:
+        """Move this tensor to `device` in place (its gradient, if any, moves too).
+
+        >>> t = Tensor([1, 2]); _ = t.to_("PYTHON"); t.device
+        'PYTHON'
+        """
+        self.uop = self.to(device).uop
+        if self.grad is not None:
+            self.grad.to_(device)
+        return self
+
+    def clone(self) -> Tensor:
+        """A copy in its own new buffer (never aliasing self's memory), on the same device.
+
+        >>> a = Tensor([1, 2]).realize(); b = a.clone().realize(); _ = a.assign(Tensor([5, 6])).realize(); b.tolist()
+        [1, 2]
+        """
+        return Tensor(UOp(Ops.COPY, self.dtype, (self.uop,), self.device), requires_grad=self.requires_grad)
+
+    def replace(self, x: Tensor) -> Tensor:
+        """Make this tensor (object) refer to x's data and graph; shapes must match.
+
+        >>> t = Tensor([1, 2]); _ = t.replace(Tensor([3, 4])); t.tolist()
+        [3, 4]
+        """
+        if x.shape != self.shape:
+            raise ShapeError(f"Tensor.replace: shape {x.shape} differs from {self.shape}; reshape it first")
+        self.uop = x.uop
+        return self
+
+    def contiguous_backward(self) -> Tensor:
+        """Identity forward; makes the gradient flowing back through here contiguous (a kernel boundary).
+
+        >>> x = Tensor([1.0, 2.0]); (x.contiguous_backward() * 3).sum().gradient(x)[0].tolist()
+        [3.0, 3.0]
+        """
+        return self.custom_gradient([self], _contiguous_grad)
+
+    @staticmethod
+    def from_blob(ptr: int, shape: tuple[int, ...], dtype: DType | str, device: str | None = None) -> Tensor:
+        """A tensor over existing host memory at address `ptr` (no copy for host-memory devices; the memory must
+        outlive the tensor). Other devices get a copy.
+
+        >>> import ctypes; arr = (ctypes.c_float * 3)(1, 2, 3)
+        >>> Tensor.from_blob(ctypes.addressof(arr), (3,), dtypes.float32).tolist()
+        [1.0, 2.0, 3.0]
+        """
+        import ctypes
+
+        from tinygrad.device import HostAllocator, _HostMem
+
+        dt, dev = to_dtype(dtype), Device.canonicalize(device)
+        n = prod(shape)
+        if isinstance(Device[dev].allocator, HostAllocator):
+            buf = UOp.new_buffer(dev, n, dt)
+            raw = (ctypes.c_uint8 * max(n * dt.itemsize, 1)).from_address(ptr)
+            mem = _HostMem(raw, 0, n * dt.itemsize)
+            from tinygrad.schedule import buffers
+
+            buffers[buf] = Buffer(dev, n, dt, opaque=mem)
+            return Tensor(buf.reshape(tuple(shape)))
+        data = bytes((ctypes.c_uint8 * (n * dt.itemsize)).from_address(ptr))
+        return Tensor(data, device=dev).bitcast(dt).reshape(shape) if dt != dtypes.uint8 else \
+            Tensor(data, device=dev).reshape(shape)  # fmt: skip
+
+    @staticmethod
+    def from_url(url: str, gunzip: bool = False, **kwargs: Any) -> Tensor:
+        """The bytes at `url` as a uint8 tensor, downloaded once into the disk cache (tinygrad.helpers.fetch).
+
+        >>> Tensor.from_url  # doctest: +ELLIPSIS
+        <function Tensor.from_url at 0x...>
+        """
+        import gzip
+
+        from tinygrad.helpers import fetch
+
+        data = fetch(url).read_bytes()
+        return Tensor(gzip.decompress(data) if gunzip else data, **kwargs)
+
+    def rand_like(self, **kwargs: Any) -> Tensor:
+        """Uniform [0, 1) samples with this tensor's shape, dtype and device.
+
+        >>> Tensor.zeros(2, 3).rand_like().shape
+        (2, 3)
+        """
+        dt = kwargs.pop("dtype", self.dtype if dtypes.is_float(self.dtype) else dtypes.default_float)
+        return Tensor.rand(*self.shape, dtype=dt, device=kwargs.pop("device", self.device), **kwargs)
+
+    def randn_like(self, **kwargs: Any) -> Tensor:
+        """Standard normal samples with this tensor's shape, dtype and device.
+
+        >>> Tensor.zeros(4).randn_like().shape
+        (4,)
+        """
+        dt = kwargs.pop("dtype", self.dtype if dtypes.is_float(self.dtype) else dtypes.default_float)
+        return Tensor.randn(*self.shape, dtype=dt, device=kwargs.pop("device", self.device), **kwargs)
+
+    @staticmethod
+    def randperm(n: int, device: str | None = None, dtype: DType | str = dtypes.int32, **kwargs: Any) -> Tensor:
+        """A random permutation of 0..n-1 (argsort of uniform samples).
+
+        >>> sorted(Tensor.randperm(5).tolist())
+        [0, 1, 2, 3, 4]
+        """
+        return Tensor.rand(n, device=device).argsort().cast(to_dtype(dtype))
 
     # ---- creation ----
 
@@ -384,17 +541,37 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
 
     @staticmethod
     def empty(*shape: Any, dtype: DType | str | None = None, device: str | None = None, **kw: Any) -> Tensor:
+        """An uninitialized tensor (memory is allocated when first used).
+
+        >>> Tensor.empty(2, 3).shape
+        (2, 3)
+        """
         dt = to_dtype(dtype) if dtype is not None else dtypes.default_float
         shp = argfix(*shape)
         return Tensor(UOp.new_buffer(Device.canonicalize(device), prod(shp), dt).reshape(shp), **kw)
 
     def full_like(self, fill_value: Scalar, **kw: Any) -> Tensor:
+        """A tensor like this one, filled with a value.
+
+        >>> Tensor([1, 2]).full_like(7).tolist()
+        [7, 7]
+        """
         return Tensor.full(self.shape, fill_value, kw.pop("dtype", self.dtype), kw.pop("device", self.device), **kw)
 
     def zeros_like(self, **kw: Any) -> Tensor:
+        """Zeros with this shape, dtype and device.
+
+        >>> Tensor([1.5, 2.5]).zeros_like().tolist()
+        [0.0, 0.0]
+        """
         return self.full_like(0, **kw)
 
     def ones_like(self, **kw: Any) -> Tensor:
+        """Ones with this shape, dtype and device.
+
+        >>> Tensor([1, 2]).ones_like().tolist()
+        [1, 1]
+        """
         return self.full_like(1, **kw)
 
     @staticmethod
@@ -418,6 +595,11 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
 
     @staticmethod
     def eye(n: int, m: int | None = None, dtype: DType | str | None = None, device: str | None = None) -> Tensor:
+        """The identity matrix (n x m).
+
+        >>> Tensor.eye(2).tolist()
+        [[1.0, 0.0], [0.0, 1.0]]
+        """
         m = n if m is None else m
         r = Tensor.arange(n, device=device).reshape(n, 1)
         c = Tensor.arange(m, device=device).reshape(1, m)
@@ -426,6 +608,11 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
     @staticmethod
     def linspace(start: float, stop: float, steps: int, dtype: DType | str | None = None,
                  device: str | None = None) -> Tensor:  # fmt: skip
+        """`steps` evenly spaced values from start to stop inclusive.
+
+        >>> Tensor.linspace(0, 1, 5).tolist()
+        [0.0, 0.25, 0.5, 0.75, 1.0]
+        """
         if steps == 1:
             return Tensor([float(start)], device=device, dtype=dtype)
         t = Tensor.arange(steps, device=device).cast(dtypes.default_float) * ((stop - start) / (steps - 1)) + start
@@ -435,7 +622,11 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
 
     @staticmethod
     def manual_seed(seed: int = 0) -> None:
-        """Seed the generator; the same seed gives the same numbers on every device."""
+        """Seed the generator; the same seed gives the same numbers on every device.
+
+        >>> Tensor.manual_seed(3); a = Tensor.rand(2).tolist(); Tensor.manual_seed(3); a == Tensor.rand(2).tolist()
+        True
+        """
         Tensor._seed = int(seed)
         _rng_counters.clear()
 
@@ -487,7 +678,11 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
 
     @staticmethod
     def randn(*shape: Any, dtype: DType | str | None = None, device: str | None = None, **kw: Any) -> Tensor:
-        """Standard normal samples (Box-Muller)."""
+        """Standard normal samples (Box-Muller).
+
+        >>> Tensor.randn(2, 3).shape
+        (2, 3)
+        """
         shp = argfix(*shape)
         dt = to_dtype(dtype) if dtype is not None else dtypes.default_float
         u = Tensor.rand(2, *shp, dtype=dtypes.float32, device=device)
@@ -497,6 +692,11 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
     @staticmethod
     def randint(*shape: Any, low: int = 0, high: int = 10, device: str | None = None,
                 dtype: DType | str = dtypes.int32) -> Tensor:  # fmt: skip
+        """Uniform integers in [low, high).
+
+        >>> t = Tensor.randint(100, low=3, high=6); bool(((t >= 3) & (t < 6)).all().item())
+        True
+        """
         return (Tensor.rand(*shape, device=device) * (high - low) + low).floor().cast(to_dtype(dtype))
 
     # ---- broadcasting and elementwise ----
@@ -548,12 +748,22 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
         return self._binop(Ops.ADD, x, "add", reverse)
 
     def sub(self, x: TensorLike, reverse: bool = False) -> Tensor:
+        """Elementwise difference, broadcast.
+
+        >>> Tensor([5, 7]).sub(2).tolist()
+        [3, 5]
+        """
         a, b = self._broadcasted(x, "sub", reverse)
         if a.dtype == dtypes.bool:
             raise DTypeError("Tensor.sub: subtracting bool tensors is not supported; use logical_xor or cast first")
         return a._alu(Ops.SUB, b)
 
     def mul(self, x: TensorLike, reverse: bool = False) -> Tensor:
+        """Elementwise product, broadcast.
+
+        >>> Tensor([1, 2]).mul(3).tolist()
+        [3, 6]
+        """
         return self._binop(Ops.MUL, x, "mul", reverse)
 
     def maximum(self, x: TensorLike) -> Tensor:
@@ -563,6 +773,11 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
         return self._binop(Ops.MAX, x, "maximum")
 
     def minimum(self, x: TensorLike) -> Tensor:
+        """Elementwise minimum, broadcast.
+
+        >>> Tensor([1, 5]).minimum(3).tolist()
+        [1, 3]
+        """
         a, b = self._broadcasted(x, "minimum")
         return -((-a).maximum(-b)) if dtypes.is_float(a.dtype) else (a < b).where(a, b)
 
@@ -626,23 +841,53 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
         return a._alu(op, b)
 
     def bitwise_and(self, x: TensorLike) -> Tensor:
+        """Elementwise AND of int or bool tensors.
+
+        >>> Tensor([12, 10]).bitwise_and(6).tolist()
+        [4, 2]
+        """
         return self._bitop(Ops.AND, x, "bitwise_and")
 
     def bitwise_or(self, x: TensorLike) -> Tensor:
+        """Elementwise OR of int or bool tensors.
+
+        >>> Tensor([12, 10]).bitwise_or(1).tolist()
+        [13, 11]
+        """
         return self._bitop(Ops.OR, x, "bitwise_or")
 
     def bitwise_xor(self, x: TensorLike) -> Tensor:
+        """Elementwise XOR of int or bool tensors.
+
+        >>> Tensor([12, 10]).bitwise_xor(6).tolist()
+        [10, 12]
+        """
         return self._bitop(Ops.XOR, x, "bitwise_xor")
 
     def bitwise_not(self) -> Tensor:
+        """Elementwise NOT (logical for bool).
+
+        >>> Tensor([0, 5]).bitwise_not().tolist()
+        [-1, -6]
+        """
         if self.dtype == dtypes.bool:
             return self.logical_not()
         return self ^ -1 if not dtypes.is_unsigned(self.dtype) else self ^ dtypes.max(self.dtype)
 
     def lshift(self, x: int) -> Tensor:
+        """Shift bits left.
+
+        >>> Tensor([1, 3]).lshift(2).tolist()
+        [4, 12]
+        """
         return self._bitop(Ops.SHL, x, "lshift")
 
     def rshift(self, x: int) -> Tensor:
+        """Shift bits right (arithmetic for signed ints).
+
+        >>> Tensor([16, -16]).rshift(2).tolist()
+        [4, -4]
+        """
         return self._bitop(Ops.SHR, x, "rshift")
 
     # ---- casting ----
@@ -657,21 +902,51 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
         return self if dt == self.dtype else Tensor(self.uop.cast(dt))
 
     def float(self) -> Tensor:
+        """Cast to float32.
+
+        >>> Tensor([1, 2]).float().tolist()
+        [1.0, 2.0]
+        """
         return self.cast(dtypes.float32)
 
     def half(self) -> Tensor:
+        """Cast to float16.
+
+        >>> Tensor([1.5]).half().dtype
+        dtypes.half
+        """
         return self.cast(dtypes.float16)
 
     def int(self) -> Tensor:
+        """Cast to int32 (truncating).
+
+        >>> Tensor([1.7, -1.7]).int().tolist()
+        [1, -1]
+        """
         return self.cast(dtypes.int32)
 
     def bool(self) -> Tensor:
+        """Cast to bool (nonzero is True).
+
+        >>> Tensor([0.0, 2.5]).bool().tolist()
+        [False, True]
+        """
         return self.cast(dtypes.bool)
 
     def double(self) -> Tensor:
+        """Cast to float64.
+
+        >>> Tensor([1]).double().dtype
+        dtypes.double
+        """
         return self.cast(dtypes.float64)
 
     def long(self) -> Tensor:
+        """Cast to int64.
+
+        >>> Tensor([1.9]).long().tolist()
+        [1]
+        """
         return self.cast(dtypes.int64)
 
     # ---- movement ----
@@ -699,6 +974,11 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
         return Tensor(self.uop.reshape(new))
 
     def view(self, *shape: Any) -> Tensor:
+        """Alias of reshape.
+
+        >>> Tensor.arange(6).view(3, 2).shape
+        (3, 2)
+        """
         return self.reshape(*shape)
 
     def permute(self, *order: Any) -> Tensor:
@@ -832,9 +1112,19 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
         return s / n if n else s * math.nan
 
     def any(self, axis: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """True where some element along the axes is nonzero.
+
+        >>> Tensor([[0, 0], [0, 3]]).any(axis=1).tolist()
+        [False, True]
+        """
         return self.bool().max(axis, keepdim)
 
     def all(self, axis: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """True where every element along the axes is nonzero.
+
+        >>> Tensor([[True, False], [True, True]]).all(axis=1).tolist()
+        [False, True]
+        """
         return self.logical_not().any(axis, keepdim).logical_not()
 
     # ---- python operators ----
@@ -918,6 +1208,14 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
         raise TypeError("the truth value of a Tensor is ambiguous; use .item(), .any() or .all()")
 
 
+def _no_grad(*args: Any) -> tuple[()]:
+    return ()
+
+
+def _contiguous_grad(g: Tensor, x: Tensor) -> list[Tensor]:
+    return [g.contiguous()]
+
+
 @dataclass(frozen=True)
 class _CustomGrad:
     """The gradient rule carried by a CUSTOM_GRAD node (hashable, so graphs stay hash-consed)."""
@@ -928,6 +1226,9 @@ class _CustomGrad:
     def __call__(self, g: UOp, out: UOp, *ins: UOp) -> tuple[UOp | None, ...]:
         res = self.fn(Tensor(g), *(Tensor(i) for i in ins), *self.params)
         return tuple(None if r is None else r.uop for r in res)
+
+
+_NO_GRAD = _CustomGrad(_no_grad, ())
 
 
 def _assign_target(u: UOp) -> UOp:

@@ -100,7 +100,8 @@ def realized_buffer(u: UOp, local: dict[UOp, UOp] | None = None) -> UOp | None:
             return u
         if (b := realized_cache.get(u)) is not None or (local is not None and (b := local.get(u)) is not None):
             return b
-        if u.op is not Ops.RESHAPE:
+        # reshapes don't move data, and a CUSTOM_GRAD's value is its first source
+        if u.op not in (Ops.RESHAPE, Ops.CUSTOM_GRAD):
             return None
         u = u.src[0]
 

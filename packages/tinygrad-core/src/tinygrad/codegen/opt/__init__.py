@@ -190,7 +190,7 @@ def hand_coded_optimizations(ast: UOp, threads: int = 1, upcast_limit: int = 32)
             size = _size(red[last])
             # short reduce loops (conv kernel rows) unroll completely; long ones by 4
             for k in ((size,) if size <= 8 else (4, 2)):
-                if size % k == 0 and k > 1:
+                if k > 1 and size % k == 0:
                     try_apply(Opt(OptOps.UNROLL, last, k))
                     break
     elif outer:
