@@ -193,9 +193,12 @@ class _Device:
         """"cpu" -> "CPU", "cpu:0" -> "CPU", "CUDA:1" stays. None means the default device."""
         if name is None:
             return self.DEFAULT
-        parts = name.upper().split(":")
-        rest = [p for p in parts[1:] if p != "0"]
-        return ":".join([parts[0], *rest])
+        base, _, rest = name.partition(":")
+        # a path (DISK:/some/File.bin) keeps its case; ordinals and renderer names are normalized
+        if "/" in rest:
+            return f"{base.upper()}:{rest}"
+        parts = [p for p in rest.upper().split(":") if p and p != "0"]
+        return ":".join([base.upper(), *parts])
 
     def base(self, name: str) -> str:
         return self.canonicalize(name).split(":")[0]
@@ -294,8 +297,11 @@ class Buffer:
         return self.allocate()._opaque
 
     def __del__(self) -> None:
-        if getattr(self, "_opaque", None) is not None and hasattr(self, "_allocator"):
-            GlobalCounters.mem_used -= self.nbytes
+        if getattr(self, "_opaque", None) is None:
+            return
+        GlobalCounters.mem_used -= self.nbytes
+        # memory handed in from outside (from_blob, DISK views) is not ours to free
+        if getattr(self, "_allocator", None) is not None:
             try:
                 self._allocator.free(self._opaque, max(self.nbytes, 1))
             except Exception:

@@ -314,7 +314,9 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
         [[1, 2], [3, 4]]
         """
         if self.dtype.np is None:
-            return self.cast(dtypes.float32).numpy()
+            # numpy has no bfloat16/fp8: convert on a device that computes (DISK only stores)
+            src = self if Device[self.device].renderer.can_compute else self.to(_compute_device())
+            return src.cast(dtypes.float32).numpy()
         return self._buffer().numpy().reshape(self.shape).copy()
 
     def data(self) -> memoryview:
@@ -1229,6 +1231,10 @@ class _CustomGrad:
 
 
 _NO_GRAD = _CustomGrad(_no_grad, ())
+
+
+def _compute_device() -> str:
+    return next(d for d in [Device.DEFAULT, *Device.available()] if Device[d].renderer.can_compute)
 
 
 def _assign_target(u: UOp) -> UOp:

@@ -45,10 +45,10 @@ class StateError(TinygradError, ValueError):
 class StateDictError(StateError, KeyError):
     """A state dict that does not fit a model: missing, unexpected or mis-shaped keys (all listed at once)."""
 
-    def __init__(self, msg: str, missing: list[str], unexpected: list[str],
-                 mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]]) -> None:  # fmt: skip
+    def __init__(self, msg: str, missing: list[str] | None = None, unexpected: list[str] | None = None,
+                 mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]] | None = None) -> None:  # fmt: skip
         super().__init__(msg)
-        self.missing, self.unexpected, self.mismatched = missing, unexpected, mismatched
+        self.missing, self.unexpected, self.mismatched = missing or [], unexpected or [], mismatched or []
 
     # KeyError would quote the whole message
     __str__ = Exception.__str__
@@ -162,17 +162,36 @@ def load_state_dict(model: Any, state_dict: dict[str, Tensor], strict: bool = Tr
         staged.append(_to_device(state_dict[k], p.device).cast(p.dtype).contiguous())
     if staged:
         staged[0].realize(*staged[1:])
-    # phase 2: write them in; assign keeps each parameter's own buffer (optimizers and jits hold on to it)
+    # phase 2: copy them in. A parameter with memory of its own keeps it (optimizers and jits hold on to it); one
+    # without (lazy, or a broadcast constant) first gets a fresh buffer, so it never shares the state dict's
+    assigned = []
     for k, v in zip(keys, staged):
-        params[k].assign(v)
-    if keys:
-        params[keys[0]].realize(*(params[k] for k in keys[1:]))
+        p = params[k]
+        if not _writable(p):
+            p.uop = Tensor.empty(*p.shape, dtype=p.dtype, device=p.device).uop
+        assigned.append(p.assign(v))
+    if assigned:
+        assigned[0].realize(*assigned[1:])
     if consume:
         for k in keys:
             state_dict.pop(k, None)
 
 
 # ---- device and dtype helpers ----
+
+
+def _writable(t: Tensor) -> bool:
+    """Whether t is memory that an assign can write: a realized buffer seen through views that select elements
+    (reshape, permute, shrink, flip), not ones that invent them (expand, pad)."""
+    from tinygrad.schedule import realized_buffer
+    from tinygrad.uop.ops import GroupOp, Ops
+
+    u = t.uop
+    while u.op in GroupOp.Movement:
+        if u.op not in (Ops.RESHAPE, Ops.PERMUTE, Ops.SHRINK, Ops.FLIP):
+            return False
+        u = u.src[0]
+    return u.op is Ops.BUFFER or realized_buffer(u) is not None
 
 
 def _bf16_bits_to_float32(bits: Tensor) -> Tensor:
@@ -207,8 +226,9 @@ def _to_device(t: Tensor, device: str) -> Tensor:
     return t.to(dev)
 
 
-def _host_view(t: Tensor) -> memoryview:
-    """The bytes of t (made contiguous first), read in place where the device memory is host-visible."""
+def _host_view(t: Tensor) -> tuple[memoryview, Any]:
+    """The bytes of t (made contiguous first), read in place where the device memory is host-visible, and the
+    buffer they live in: keep it referenced while using the view (a freed buffer's memory is handed out again)."""
     if Device.base(t.device) == "DISK":
         from tinygrad.schedule import realized_buffer
 
@@ -216,11 +236,11 @@ def _host_view(t: Tensor) -> memoryview:
             t = t.to(Device.DEFAULT)
     buf = t._buffer()
     if not buf.nbytes:
-        return memoryview(b"")
+        return memoryview(b""), buf
     dev = Device[buf.device]
     dev.synchronize()
     mv = dev.allocator.as_memoryview(buf.opaque, buf.nbytes)
-    return mv if mv is not None else buf.as_bytes()
+    return (mv if mv is not None else buf.as_bytes()), buf
 
 
 # ---- sources: the bytes of a file or a tensor, and tensors over ranges of them ----
@@ -230,8 +250,9 @@ class _Source:
     """The bytes being parsed. A file (or a DISK tensor) is memory-mapped and tensors made over it are DISK
     views; bytes already in device memory are parsed from a host copy and tensors are made on that device."""
 
-    def __init__(self, name: str, mv: memoryview, device: str, disk_base: Any = None) -> None:
+    def __init__(self, name: str, mv: memoryview, device: str, disk_base: Any = None, owner: Any = None) -> None:
         self.name, self.mv, self.device, self.disk_base = name, mv, device, disk_base
+        self.owner = owner  # whatever holds the memory behind mv
 
     @property
     def is_disk(self) -> bool:
@@ -286,7 +307,8 @@ def _open_source(fn: Any, caller: str) -> _Source:
                 base = buffer_of(b).opaque
                 return _Source(name, Device[fn.device].allocator.as_memoryview(base, base.size), fn.device, base)
             fn = fn.to(Device.DEFAULT)
-        return _Source(name, _host_view(fn), fn.device)
+        mv, owner = _host_view(fn)
+        return _Source(name, mv, fn.device, owner=owner)
     if isinstance(fn, (bytes, bytearray, memoryview)):
         return _Source(f"<{len(fn)} bytes>", memoryview(fn).cast("B"), Device.DEFAULT)
     raise StateError(f"{caller}: expected a file path or a Tensor of the file's bytes, got {type(fn).__name__}")
@@ -457,7 +479,8 @@ def safe_save(tensors: dict[str, Tensor], fn: str | os.PathLike[str], metadata: 
             f.write(len(js).to_bytes(8, "little"))
             f.write(js)
             for t in tensors.values():
-                f.write(_host_view(t))
+                mv, _owner = _host_view(t)
+                f.write(mv)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -611,6 +634,12 @@ def torch_load(fn: Any) -> Any:
     ...     z.writestr("tiny/data.pkl", pickle.dumps({}, protocol=2)); z.writestr("tiny/byteorder", "little")
     >>> torch_load(fn)
     {}
+    >>> class Evil:  # what a malicious checkpoint does: unpickling it would call os.system
+    ...     def __reduce__(self): return os.system, ("echo pwned",)
+    >>> _ = open(fn, "wb").write(pickle.dumps(Evil(), protocol=2))
+    >>> try: torch_load(fn)
+    ... except UnsafePickleError as e: print("refused", "system" in str(e))
+    refused True
     """
     src = _open_source(fn, "torch_load")
     where = f"torch_load: {src.name}"
@@ -1004,7 +1033,8 @@ def gguf_load(fn: Any) -> tuple[dict[str, Any], dict[str, Tensor]]:
     >>> def s(x): return struct.pack("<Q", len(x)) + x.encode()
     >>> hdr = b"GGUF" + struct.pack("<IQQ", 3, 1, 1) + s("general.name") + struct.pack("<I", 8) + s("tiny")
     >>> hdr += s("w") + struct.pack("<IQQIQ", 2, 2, 1, 0, 0)  # a 1x2 F32 tensor at offset 0
-    >>> fn = tempfile.mkdtemp() + "/t.gguf"; _ = open(fn, "wb").write(hdr + bytes(-len(hdr) % 32) + struct.pack("<2f", 1.5, -2))
+    >>> fn = tempfile.mkdtemp() + "/t.gguf"
+    >>> _ = open(fn, "wb").write(hdr + bytes(-len(hdr) % 32) + struct.pack("<2f", 1.5, -2))
     >>> meta, ts = gguf_load(fn); meta, ts["w"].tolist()
     ({'general.name': 'tiny'}, [[1.5, -2.0]])
     """

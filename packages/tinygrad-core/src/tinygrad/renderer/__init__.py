@@ -13,6 +13,8 @@ class Renderer:
     device: str = ""
     # outer (output) loops become a thread grid of SPECIAL indices instead of loops
     has_global_ids: bool = False
+    # False for storage-only devices (DISK): tensors there are copied elsewhere to compute on
+    can_compute: bool = True
     # how many grid dimensions a launch takes (None: any number)
     global_max: tuple[int, ...] | None = None
     # cores a kernel may be split across with the THREAD action (CPU backends set this to the core count)

@@ -21,16 +21,16 @@ from tinygrad.uop.ops import UOp
 
 NO_COMPUTE = "DISK tensors can't be computed on; move them with .to('CPU') first"
 
-# Device.canonicalize upper-cases the whole device string, path included, so the real path of each DISK device
-# made through `disk_device` is remembered here under its canonical name
+# the path of each DISK device made through `disk_device` (Device.canonicalize keeps a path's case, so this is
+# only a convenience for relative paths)
 _paths: dict[str, str] = {}
 
 
 def disk_device(path: str | os.PathLike[str]) -> str:
     """The canonical device string for the file at `path` (made absolute), remembering the path's real case.
 
-    >>> disk_device("/tmp/weights.bin")
-    'DISK:/TMP/WEIGHTS.BIN'
+    >>> disk_device("/tmp/Weights.bin")
+    'DISK:/tmp/Weights.bin'
     """
     real = os.path.abspath(os.fspath(path))
     dev = Device.canonicalize(f"DISK:{real}")
@@ -44,8 +44,7 @@ def disk_path(device: str) -> str | None:
     if dev in _paths:
         return _paths[dev]
     _, _, rest = device.partition(":")
-    # a path typed by hand reaches us upper-cased; it is usable only if it exists exactly so
-    return rest if rest and os.path.exists(rest) else None
+    return rest or None
 
 
 class DiskMapping:
@@ -69,7 +68,7 @@ def map_file(path: str, size: int | None = None, writable: bool = False) -> Disk
         fd = os.open(path, (os.O_RDWR | os.O_CREAT) if writable else os.O_RDONLY, 0o644)
     except OSError as e:
         raise DeviceError(f"DISK:{path}: cannot open the file {how}: {e.strerror}; check the path and its "
-                          "permissions")  # fmt: skip
+                          "permissions") from e  # fmt: skip
     try:
         st = os.fstat(fd)
         length = st.st_size
@@ -145,6 +144,7 @@ class DiskAllocator(Allocator):
 
 
 class DiskRenderer(Renderer):
+    can_compute = False
     device = "DISK"
     # computes nothing, so no dtype is computable (is_dtype_supported says False for every dtype)
     supported_dtypes = frozenset()

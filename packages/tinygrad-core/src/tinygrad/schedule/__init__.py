@@ -123,7 +123,10 @@ def find_roots(sinks: list[UOp]) -> list[UOp]:
     roots: set[UOp] = set()
     for s in sinks:
         base = strip_movement(s)
-        if not is_realized(base):
+        # a realized constant gets its full shape in memory: it is usually a parameter about to be assigned to
+        if base.op is Ops.CONST and not is_realized(s):
+            roots.add(s)
+        elif not is_realized(base):
             roots.add(base)
     for u in order:
         if is_realized(u):

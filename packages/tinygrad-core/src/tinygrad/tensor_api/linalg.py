@@ -50,7 +50,7 @@ class LinalgMixin:
         >>> from tinygrad import Tensor
         >>> q, r = Tensor([[3.0, 1.0], [4.0, 2.0]]).qr()
         >>> [[round(v, 4) for v in row] for row in r.tolist()]
-        [[-5.0, -2.2], [0.0, -0.4]]
+        [[-5.0, -2.2], [0.0, 0.4]]
         >>> [[round(v, 4) for v in row] for row in q.tolist()]
         [[-0.6, -0.8], [-0.8, 0.6]]
         """
@@ -106,7 +106,7 @@ class LinalgMixin:
         batch = a.shape[:-2]
         if n == 0:
             u = _eye_like(a, m) if full_matrices else a
-            return u, a.sum(-2), a.transpose(-2, -1)[..., :0, :]
+            return u, a.sum(-2), a[..., :0, :]
         # an even number of columns pairs them all up; the zero column added for odd n never rotates
         n2 = n + n % 2
         a = a.pad(((0, 0),) * len(batch) + ((0, 0), (0, n2 - n)))

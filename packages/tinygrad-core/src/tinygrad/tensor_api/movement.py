@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from tinygrad.helpers import argfix, prod
 if TYPE_CHECKING:
     from tinygrad.tensor import Tensor
 
-Scalar = Union[int, float, bool]
+Scalar = int | float | bool
 
 
 def _axis(op: str, axis: int, ndim: int) -> int:
@@ -44,7 +44,10 @@ def _tensors(op: str, first: Any, rest: Sequence[Any]) -> list[Tensor]:
 
     out: list[Any] = []
     for a in (first, *rest):
-        out.extend(a) if isinstance(a, (list, tuple)) else out.append(a)
+        if isinstance(a, (list, tuple)):
+            out.extend(a)
+        else:
+            out.append(a)
     if not out:
         raise ShapeError(f"Tensor.{op}: needs at least one tensor")
     for t in out:
@@ -54,13 +57,6 @@ def _tensors(op: str, first: Any, rest: Sequence[Any]) -> list[Tensor]:
     if len(devs) > 1:
         raise DeviceError(f"Tensor.{op}: tensors are on different devices {sorted(devs)}; move them with .to()")
     return out
-
-
-def _np_tensor(a: np.ndarray, device: str) -> Tensor:
-    from tinygrad.tensor import Tensor
-
-    # via 1-d: Tensor(0-d array) comes out 1-d in the core (see the test file's xfail)
-    return Tensor(a.reshape(-1), device=device).reshape(a.shape)
 
 
 def _check_int_index(op: str, index: Tensor) -> None:
@@ -248,7 +244,7 @@ class MovementMixin:
             raise ShapeError("Tensor.split: cannot split a 0-d tensor; reshape it to 1-d first")
         n = self.shape[d]
         if isinstance(sizes, (int, np.integer)):
-            if sizes <= 0 and n or sizes < 0:
+            if sizes < 0 or (sizes == 0 and n > 0):
                 raise ShapeError(f"Tensor.split: split size must be positive, got {sizes}")
             sizes = [min(int(sizes), n - i) for i in range(0, n, int(sizes))] if n else [0]
         sizes = [int(s) for s in sizes]
@@ -474,33 +470,36 @@ class MovementMixin:
             raise ShapeError(f"Tensor.rearrange: pattern {formula!r} needs exactly one '->'")
         lhs_s, rhs_s = formula.split("->")
         lhs, rhs = _parse_side(lhs_s, formula), _parse_side(rhs_s, formula)
-        ell_l = sum(1 for g in lhs if g == ["..."])
+        if any(isinstance(g, list) and "..." in g for g in lhs):
+            raise ShapeError(f"Tensor.rearrange: '...' inside parentheses on the left of {formula!r} is not supported")
+        ell_l = lhs.count("...")
         n_named = len(lhs) - ell_l
-        if ell_l != sum(1 for g in rhs for a in g if a == "...") or (ell_l and n_named > self.ndim):
+        ell_r = sum(1 if g == "..." else g.count("...") for g in rhs)
+        if ell_l != ell_r or (ell_l and n_named > self.ndim):
             raise ShapeError(f"Tensor.rearrange: '...' must appear on both sides of {formula!r} (input {self.shape})")
         if not ell_l and len(lhs) != self.ndim:
             raise ShapeError(f"Tensor.rearrange: the left side of {formula!r} has {len(lhs)} axes, but the input "
                              f"has shape {self.shape}")  # fmt: skip
         ell_names = [f"...{i}" for i in range(self.ndim - n_named)] if ell_l else []
 
-        def expand(groups: list[list[str]]) -> list[list[str]]:
+        def expand(groups: list[list[str] | str]) -> list[list[str]]:
             out: list[list[str]] = []
             for g in groups:
-                if g == ["..."]:
+                if g == "...":
                     out.extend([e] for e in ell_names)
                 else:
                     out.append([e for a in g for e in (ell_names if a == "..." else [a])])
             return out
 
-        lhs, rhs = expand(lhs), expand(rhs)
-        lnames, rnames = [a for g in lhs for a in g], [a for g in rhs for a in g]
+        lg, rg = expand(lhs), expand(rhs)
+        lnames, rnames = [a for g in lg for a in g], [a for g in rg for a in g]
         if sorted(lnames) != sorted(rnames):
             raise ShapeError(f"Tensor.rearrange: the axes of {formula!r} differ between the sides: "
                              f"{sorted(set(lnames) ^ set(rnames))}")  # fmt: skip
         if unknown := set(sizes) - set(lnames):
             raise ShapeError(f"Tensor.rearrange: sizes given for axes {sorted(unknown)} not in {formula!r}")
         size = {k: int(v) for k, v in sizes.items()}
-        for g, n in zip(lhs, self.shape):
+        for g, n in zip(lg, self.shape):
             missing = [a for a in g if a not in size]
             if len(missing) > 1:
                 raise ShapeError(f"Tensor.rearrange: cannot infer the sizes of {missing} in {formula!r}; pass "
@@ -514,7 +513,7 @@ class MovementMixin:
                 raise ShapeError(f"Tensor.rearrange: group {g} of {formula!r} has size {known}, the dim has {n}")
         x = self.reshape(tuple(size[a] for a in lnames))
         x = x.permute(tuple(lnames.index(a) for a in rnames))
-        return x.reshape(tuple(prod(size[a] for a in g) for g in rhs))
+        return x.reshape(tuple(prod(size[a] for a in g) for g in rg))
 
     # ---- gather / scatter ----
 
@@ -603,6 +602,8 @@ class MovementMixin:
         from tinygrad.tensor import Tensor
 
         d, oh, srcx = self._scatter_setup("scatter", dim, index, src)
+        if index.numel() == 0:
+            return self
         # among duplicate targets keep the write with the largest position along dim (the last one)
         i = Tensor.arange(index.shape[d], device=self.device).reshape(
             tuple(index.shape[d] if a == d else 1 for a in range(self.ndim + 1)))  # fmt: skip
@@ -632,6 +633,8 @@ class MovementMixin:
             s = src.reshape(1) if not isinstance(src, (int, float, bool)) and src.ndim == 0 else src
             return self.reshape(1).scatter_reduce(0, idx, s, reduce, include_self).reshape(())
         d, oh, srcx = self._scatter_setup("scatter_reduce", dim, index, src)
+        if index.numel() == 0:
+            return self
         dt = self.dtype
         if reduce in ("amax", "amin"):
             ident: Scalar = (-math.inf if reduce == "amax" else math.inf) if dtypes.is_float(dt) else \
@@ -768,12 +771,13 @@ class MovementMixin:
                         bad = v[(v < -size) | (v >= size)].reshape(-1)[0]
                         raise IndexError(f"Tensor.__getitem__: index {bad} is out of bounds for dim {dim} of size "
                                          f"{size}")  # fmt: skip
-                    t = _np_tensor(np.where(v < 0, v + size, v).astype(np.int32), self.device)
+                    t = Tensor(np.where(v < 0, v + size, v).astype(np.int32), device=self.device)
                 else:
                     if v.device != self.device:
                         raise DeviceError(f"Tensor.__getitem__: index is on {v.device}, the tensor on {self.device}")
                     # negatives wrap once; anything still out of range becomes -1, which selects nothing (zeros).
-                    # Only < and > here: the core's bounds of a negated bool are wrong (see the test file's xfail)
+                    # Only < and > here: the core folds (x >= 0) & ... wrongly (test_core_bug_negated_bool_bounds)
+                    v = v.cast(least_upper_dtype(v.dtype, dtypes.int32))  # room for v + size
                     t = (v < 0).where(v + size, v) if not dtypes.is_unsigned(v.dtype) else v
                     t = ((t < 0) | (t > size - 1)).where(-1, t)
                 shrink.append((0, size))
@@ -787,7 +791,7 @@ class MovementMixin:
                     raise IndexError(f"Tensor.__getitem__: bool mask of shape {v.shape} does not match the indexed "
                                      f"dims {want} of shape {self.shape}")  # fmt: skip
                 # the number of selected elements sets the output shape, so the mask is read here
-                for j, nz in enumerate(np.nonzero(v.numpy() if isinstance(v, Tensor) else v)):
+                for nz in np.nonzero(v.numpy() if isinstance(v, Tensor) else v):
                     shrink.append((0, self.shape[dim]))
                     steps.append(1)
                     layout.append(("src", dim))
@@ -890,7 +894,7 @@ def _parse_index(it: Any) -> tuple[str, Any]:
         except ValueError as e:
             raise IndexError(f"Tensor.__getitem__: ragged list index {it!r}") from e
         if a.dtype == np.bool_:
-            return "mask", a
+            return ("new", int(bool(a))) if a.ndim == 0 else ("mask", a)
         if a.size == 0:
             return "array", a.astype(np.int64)
         if not np.issubdtype(a.dtype, np.integer):
@@ -899,9 +903,10 @@ def _parse_index(it: Any) -> tuple[str, Any]:
     raise IndexError(f"Tensor.__getitem__: unsupported index {it!r} (use ints, slices, None, ..., lists or Tensors)")
 
 
-def _parse_side(side: str, formula: str) -> list[list[str]]:
-    """One side of a rearrange pattern as groups of axis names ("..." stays a name; unit axes are empty groups)."""
-    groups: list[list[str]] = []
+def _parse_side(side: str, formula: str) -> list[list[str] | str]:
+    """One side of a rearrange pattern as groups of axis names; a top-level "..." is the string "..." itself, one
+    inside parentheses a name in its group; unit axes are empty groups."""
+    groups: list[list[str] | str] = []
     cur: list[str] | None = None
     seen: set[str] = set()
     for tok in re.findall(r"\.\.\.|[()]|[A-Za-z_][A-Za-z0-9_]*|\d+|\S", side):
@@ -922,7 +927,7 @@ def _parse_side(side: str, formula: str) -> list[list[str]]:
                 raise ShapeError(f"Tensor.rearrange: axis {tok!r} appears twice on one side of {formula!r}")
             seen.add(tok)
             if cur is None:
-                groups.append([tok])
+                groups.append(tok if tok == "..." else [tok])
             else:
                 cur.append(tok)
         else:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from tinygrad.tensor import Tensor
 
 # A scan over n elements of one block builds an (n, n) masked matrix inside one fused reduce kernel; past this
-# length the axis is split into blocks so the work stays O(n * block) instead of O(n^2).
+# length the axis is split into about sqrt(n) blocks of about sqrt(n), so the work is O(n sqrt n), not O(n^2).
 SCAN_BLOCK = 256
 
 
@@ -75,15 +75,16 @@ def _safe_prod(x: Tensor, axis: int | Sequence[int] | None, keepdim: bool) -> Te
 
 def _logsumexp(x: Tensor, axis: int | Sequence[int] | None, keepdim: bool) -> Tensor:
     # subtracting the max keeps exp in range; an infinite max is replaced by 0 so that all -inf gives
-    # log(0) = -inf and a +inf element gives +inf, instead of inf - inf = nan
-    m = x.max(axis, keepdim=True)
+    # log(0) = -inf and a +inf element gives +inf, instead of inf - inf = nan. The shift cancels out of the
+    # value, so it is detached: its gradient is zero anyway, and autograd through max costs a mask and a count
+    m = x.max(axis, keepdim=True).detach()
     m = _isinf(m).where(0.0, m)
     s = (x - m).exp().sum(axis, keepdim).log()
     return s + (m if keepdim else m.reshape(s.shape))
 
 
 def _logaddexp(a: Tensor, b: Tensor) -> Tensor:
-    m = a.maximum(b)
+    m = a.maximum(b).detach()
     m = _isinf(m).where(0.0, m)
     return ((a - m).exp() + (b - m).exp()).log() + m
 
@@ -119,13 +120,14 @@ def _scan_last(x: Tensor, kind: str) -> Tensor:
         i = Tensor.arange(n, device=x.device)
         keep = i.reshape(n, 1) >= i.reshape(1, n)
         return reduce(keep.where(x.reshape(*batch, 1, n).expand(*batch, n, n), ident).cast(x.dtype))
-    # two levels: scan each block, scan the block totals, and add each block's exclusive prefix
-    nb = -(-n // SCAN_BLOCK)
-    xp = x.pad(((0, 0),) * len(batch) + ((0, nb * SCAN_BLOCK - n),), value=ident)
-    inner = _scan_last(xp.reshape(*batch, nb, SCAN_BLOCK), kind)
-    carry = _scan_last(inner[..., SCAN_BLOCK - 1], kind)
+    # two levels: scan each block, scan the block totals, and combine each block with its exclusive prefix
+    b = min(SCAN_BLOCK, max(16, 1 << math.isqrt(n - 1).bit_length()))
+    nb = -(-n // b)
+    xp = x.pad(((0, 0),) * len(batch) + ((0, nb * b - n),), value=ident)
+    inner = _scan_last(xp.reshape(*batch, nb, b), kind)
+    carry = _scan_last(inner[..., b - 1], kind)
     carry = carry.pad(((0, 0),) * len(batch) + ((1, -1),), value=ident)
-    out = combine(carry.reshape(*batch, nb, 1), inner).reshape(*batch, nb * SCAN_BLOCK)
+    out = combine(carry.reshape(*batch, nb, 1), inner).reshape(*batch, nb * b)
     return out.shrink(tuple((0, s) for s in batch) + ((0, n),))
 
 
@@ -138,19 +140,20 @@ def _scan(x: Tensor, axis: int, kind: str, op: str) -> Tensor:
     return _from_last(_scan_last(_to_last(x, ax), kind), ax)
 
 
-def _bitonic_sort(vals: Tensor, n: int, descending: bool) -> tuple[Tensor, Tensor]:
-    """Sort the last axis (a power of two long, real elements first) by (value, original index).
+def _bitonic_sort(keys: Tensor, n: int, descending: bool, payloads: Sequence[Tensor] = ()) -> list[Tensor]:
+    """Sort the last axis (a power of two long, the n real elements first) by (key, position).
 
-    Sorting on the pair makes the order total, so the result is stable; pads (index >= n) go last and NaN is
-    larger than everything, as in torch. It is the bitonic network whose first step in each merge compares
-    mirrored elements, so every compare-exchange sorts the same way: log2(p) * (log2(p) + 1) / 2 steps of O(p)
-    elementwise work, each step one kernel (it reads each element twice; fusing steps would recompute).
+    Returns [keys, original positions (int32), *payloads], each permuted the same way. Sorting on the pair makes
+    the order total, so the result is stable; pads (position >= n) go last and NaN is larger than everything, as
+    in torch. It is the bitonic network whose first step in each merge compares mirrored elements, so every
+    compare-exchange sorts the same way: log2(p) * (log2(p) + 1) / 2 steps of O(p) elementwise work. Each step is
+    its own kernel: a step reads every element twice, so fusing k steps would recompute 2**k times.
     """
     from tinygrad.tensor import Tensor
 
-    p, batch = vals.shape[-1], vals.shape[:-1]
-    idx = Tensor.arange(p, device=vals.device).reshape((1,) * len(batch) + (p,)).expand(vals.shape)
-    is_float = dtypes.is_float(vals.dtype)
+    p, batch = keys.shape[-1], keys.shape[:-1]
+    pos = Tensor.arange(p, device=keys.device).reshape((1,) * len(batch) + (p,)).expand(keys.shape)
+    is_float = dtypes.is_float(keys.dtype)
 
     def before(va: Tensor, ia: Tensor, vb: Tensor, ib: Tensor) -> Tensor:
         if descending:
@@ -159,36 +162,51 @@ def _bitonic_sort(vals: Tensor, n: int, descending: bool) -> tuple[Tensor, Tenso
         if is_float:
             an, bn = _isnan(va), _isnan(vb)
             lt, eq = lt | (bn & ~an), eq | (an & bn)
-        # only the values were swapped for descending: ties still go by ascending index
+        # only the keys were swapped for descending: ties still go by ascending position
         key = lt | (eq & (ia < ib))
         pa, pb = ia >= n, ib >= n
         return (pa != pb).where(pb, key)
 
-    first = Tensor.arange(2, device=vals.device).reshape(2, 1) == 0
+    first = Tensor.arange(2, device=keys.device).reshape(2, 1) == 0
+    ts = [keys, pos, *payloads]
     size = 2
     while size <= p:
         h, mirror = size // 2, True
         while h >= 1:
             shp = (*batch, p // (2 * h), 2, h)
-
-            def halves(t: Tensor, shp: tuple[int, ...] = shp, mirror: bool = mirror) -> tuple[Tensor, Tensor]:
+            halves = []
+            for t in ts:
                 t = t.reshape(shp)
-                return t[..., 0, :], t[..., 1, :].flip(-1) if mirror else t[..., 1, :]
-
-            (vlo, vhi), (ilo, ihi) = halves(vals), halves(idx)
-            swap = before(vhi, ihi, vlo, ilo)
-            out = []
-            for lo, hi in ((vlo, vhi), (ilo, ihi)):
+                halves.append((t[..., 0, :], t[..., 1, :].flip(-1) if mirror else t[..., 1, :]))
+            (klo, khi), (plo, phi) = halves[0], halves[1]
+            swap = before(khi, phi, klo, plo)
+            ts = []
+            for lo, hi in halves:
                 new_lo, new_hi = swap.where(hi, lo), swap.where(lo, hi)
                 if mirror:
                     new_hi = new_hi.flip(-1)
                 # interleave with where, not pad+add: adding 0 would turn -0.0 into 0.0
                 both = first.where(new_lo.reshape(*shp[:-2], 1, h), new_hi.reshape(*shp[:-2], 1, h))
-                out.append(both.reshape(*batch, p).contiguous())
-            vals, idx = out
+                ts.append(both.reshape(*batch, p).contiguous())
             h, mirror = h // 2, False
         size *= 2
-    return vals, idx
+    return ts
+
+
+def _pad_last(x: Tensor, p: int, value: float = 0.0) -> Tensor:
+    return x.pad(((0, 0),) * (x.ndim - 1) + ((0, p - x.shape[-1]),), value=value)
+
+
+def _sort_backward(g: Tensor, x: Tensor, idx: Tensor) -> list[Tensor | None]:
+    """Route the gradient of the sorted values back to where each value came from.
+
+    g[j] belongs to x[idx[j]]: sorting the pairs (idx, g) by idx puts every g[j] at idx[j], with the same
+    network as the forward sort (autograd through the forward network would rebuild it as one huge kernel).
+    """
+    n = g.shape[-1]
+    p = 1 << (n - 1).bit_length()
+    out = _bitonic_sort(_pad_last(idx, p, n), n, False, [_pad_last(g, p)])[2]
+    return [out.shrink(tuple((0, s) for s in g.shape)), None]
 
 
 def _einsum_parse(formula: str, shapes: list[tuple[int, ...]]) -> tuple[list[str], str]:
@@ -356,7 +374,7 @@ class ReduceMixin:
         [0.5, 0.5]
         """
         x = self.cast(to_dtype(dtype)) if dtype is not None else self.cast(least_upper_float(self.dtype))
-        e = (x - x.max(axis, keepdim=True)).exp()
+        e = (x - x.max(axis, keepdim=True).detach()).exp()
         return e / e.sum(axis, keepdim=True)
 
     def log_softmax(self: Tensor, axis: int = -1, dtype: DType | str | None = None) -> Tensor:
@@ -367,7 +385,7 @@ class ReduceMixin:
         [-200.0, 0.0]
         """
         x = self.cast(to_dtype(dtype)) if dtype is not None else self.cast(least_upper_float(self.dtype))
-        m = x - x.max(axis, keepdim=True)
+        m = x - x.max(axis, keepdim=True).detach()
         return m - m.exp().sum(axis, keepdim=True).log()
 
     def logsumexp(self: Tensor, axis: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
@@ -540,12 +558,13 @@ class ReduceMixin:
             return self, self.zeros_like(dtype=dtypes.int32)
         x = _to_last(self, ax)
         # comparisons on bool are not defined everywhere: sort its 0/1 bytes
-        x = x.cast(dtypes.uint8) if self.dtype == dtypes.bool else x
+        keys = x.cast(dtypes.uint8) if self.dtype == dtypes.bool else x
         p = 1 << (n - 1).bit_length()
-        x = x.pad(((0, 0),) * (x.ndim - 1) + ((0, p - n),))
-        vals, idx = _bitonic_sort(x, n, descending)
-        keep = tuple((0, s) for s in vals.shape[:-1]) + ((0, n),)
-        vals, idx = vals.shrink(keep).cast(self.dtype), idx.shrink(keep).cast(dtypes.int32)
+        keys, idx = _bitonic_sort(_pad_last(keys, p), n, descending)[:2]
+        keep = tuple((0, s) for s in x.shape)
+        vals, idx = keys.shrink(keep).cast(self.dtype), idx.shrink(keep).cast(dtypes.int32)
+        if dtypes.is_float(self.dtype):
+            vals = vals.custom_gradient([x, idx], _sort_backward)
         return _from_last(vals, ax), _from_last(idx, ax)
 
     def argsort(self: Tensor, dim: int = -1, descending: bool = False) -> Tensor:
@@ -649,7 +668,7 @@ class ReduceMixin:
             for c, s in zip(term, x.shape):
                 if c in sizes and sizes[c] != s and 1 not in (sizes[c], s):
                     raise ShapeError(f"Tensor.einsum: letter {c!r} has sizes {sizes[c]} and {s} in {formula!r}")
-                sizes[c] = max(sizes.get(c, 1), s)
+                sizes[c] = s if s != 1 else sizes.get(c, 1)
         letters = out + "".join(sorted(set(sizes) - set(out)))
         full = tuple(sizes[c] for c in letters)
         aligned = []
@@ -693,6 +712,11 @@ class ReduceMixin:
         if k != ky:
             raise ShapeError(f"Tensor.matmul: inner dimensions differ: {self.shape} @ {w.shape} ({k} != {ky}); "
                              "transpose one operand or fix its shape")  # fmt: skip
+        bx, by = x.shape[:-2], y.shape[:-2]
+        for a, b in zip(bx[::-1], by[::-1]):
+            if a != b and 1 not in (a, b):
+                raise ShapeError(f"Tensor.matmul: batch dims {bx} and {by} of {self.shape} @ {w.shape} do not "
+                                 "broadcast; each must match or be 1")  # fmt: skip
         dt = least_upper_dtype(x.dtype, y.dtype)
         x, y = x.cast(dt), y.cast(dt)
         if y.ndim == 1:
