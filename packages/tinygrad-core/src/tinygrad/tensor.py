@@ -294,8 +294,14 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
         if becomes:
             # an assign becomes its target view; anything else becomes its new buffer
             mapping = {k: _assign_target(k) if k.op is Ops.ASSIGN else v.reshape(k.shape) for k, v in becomes.items()}
+            grad_leaves = {g.uop for g in list(_grad_tensors) if g.requires_grad}
             for t in tensors:
-                t.uop = t.uop.substitute(mapping)
+                old, t.uop = t.uop, t.uop.substitute(mapping)
+                # keep the computation for autograd (torch semantics: realizing doesn't detach), but only where
+                # it leads to something that wants a gradient; the value now comes from the buffer
+                if grad_leaves and old is not t.uop and t.uop.op is not Ops.CUSTOM_GRAD and \
+                        any(u in grad_leaves for u in old.toposort()):  # fmt: skip
+                    t.uop = UOp(Ops.CUSTOM_GRAD, t.dtype, (t.uop, old), _IDENTITY_GRAD)
         return self
 
     def _buffer(self) -> Buffer:
@@ -1231,6 +1237,13 @@ class _CustomGrad:
 
 
 _NO_GRAD = _CustomGrad(_no_grad, ())
+
+
+def _identity_grad(g: Tensor, x: Tensor) -> list[Tensor]:
+    return [g]
+
+
+_IDENTITY_GRAD = _CustomGrad(_identity_grad, ())
 
 
 def _compute_device() -> str:
