@@ -35,7 +35,10 @@ def doctor(out: TextIO | None = None, verbose: bool = False) -> int:
     def say(*parts: object) -> None:
         print(*parts, file=f)
 
-    say(f"tinygrad-core {_version('tinygrad-core') or '(not installed as a distribution)'}")
+    from tinygrad.hookspecs import CORE_API_VERSION
+
+    core = _version("tinygrad-core") or "(not installed as a distribution)"
+    say(f"tinygrad-core {core}, plugin API {CORE_API_VERSION}")
     say(f"python {platform.python_version()} ({sys.executable}) on {platform.system()} {platform.machine()}")
     for var in ("DEV", "TINYGRAD_BACKENDS"):
         if os.environ.get(var):
@@ -60,6 +63,10 @@ def doctor(out: TextIO | None = None, verbose: bool = False) -> int:
         version = rec.version or _version(rec.dist)
         origin = f"{rec.dist or '(no distribution)'} {version or ''}".rstrip()
         say(f"  {rec.name}: {origin}, module {rec.module}")
+        if (api := getattr(rec, "core_api", None)) is not None:
+            say(f"      supports core plugin API {api[0]}..{api[1]}")
+        elif rec.error is None:
+            say("      declares no TINYGRAD_CORE_API (loaded, but core cannot check it was built for this API)")
         if rec.devices:
             say(f"      devices: {', '.join(rec.devices)}")
         if rec.error is not None:

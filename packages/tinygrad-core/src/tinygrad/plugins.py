@@ -10,6 +10,7 @@ import importlib
 import importlib.metadata
 import os
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from tinygrad import hookspecs
+from tinygrad.errors import PluginError
 
 if TYPE_CHECKING:
     from tinygrad.device import Compiled
@@ -62,14 +64,32 @@ class PluginRecord:
     error: str | None = None
     traceback: str | None = None
     devices: list[str] = field(default_factory=list)
+    # the (min, max) TINYGRAD_CORE_API the plugin declares; None if it declares none (or failed to import)
+    core_api: tuple[int, int] | None = None
+
+
+class PluginCompatibilityWarning(UserWarning):
+    """A backend plugin declares a TINYGRAD_CORE_API range that excludes this core: it is skipped, not loaded."""
+
+
+def _declared_core_api(module: Any) -> tuple[int, int] | None:
+    """A plugin's TINYGRAD_CORE_API as (min, max); None when it declares none. An int N means (N, N)."""
+    want = getattr(module, "TINYGRAD_CORE_API", None)
+    if want is None:
+        return None
+    if isinstance(want, int) and not isinstance(want, bool):
+        return (want, want)
+    if isinstance(want, (tuple, list)) and len(want) == 2 and all(type(v) is int for v in want):
+        return (want[0], want[1])
+    raise PluginError(f"TINYGRAD_CORE_API must be an int or a (min, max) tuple of ints, got {want!r}")
 
 
 def _core_compatible(module: Any) -> str | None:
     """A plugin may declare TINYGRAD_CORE_API = (min, max); return a reason if this core is outside it."""
-    want = getattr(module, "TINYGRAD_CORE_API", None)
+    want = _declared_core_api(module)
     if want is None:
         return None
-    lo, hi = want if isinstance(want, tuple) else (want, want)
+    lo, hi = want
     if not lo <= hookspecs.CORE_API_VERSION <= hi:
         return f"needs tinygrad core plugin API {lo}..{hi}, this core has {hookspecs.CORE_API_VERSION}"
     return None
@@ -99,20 +119,25 @@ class PluginRegistry:
         self._loaded = False
 
     def _register(self, module: Any, rec: PluginRecord) -> None:
+        rec.core_api = _declared_core_api(module)
         if (why := _core_compatible(module)) is not None:
             rec.error = why
+            # skipped, not fatal: the user sees it now and in `python -m tinygrad doctor`
+            warnings.warn(f"tinygrad: skipping backend plugin {rec.name} ({rec.dist or rec.module}): {why}; "
+                          "install a version of it made for this tinygrad-core", PluginCompatibilityWarning,
+                          stacklevel=2)  # fmt: skip
             return
         if self.pm.has_plugin(rec.name):
             other = next(r for r in self._records if r.name == rec.name and r is not rec)
             rec.error = f"entry point name {rec.name!r} is already taken by {other.dist or other.module}; rename one"
             return
         self.pm.register(module, name=rec.name)
-        # call this plugin's own implementation (pluggy validated its signature at register) so each device
-        # is attributed to the plugin that declared it
-        impls = [h for h in self.pm.hook.tinygrad_devices.get_hookimpls() if h.plugin is module]
+        # call only this plugin's implementation (pluggy validated its signature at register) so each device
+        # is attributed to the plugin that declared it; through a hook caller, so TINYGRAD_TRACE_HOOKS shows it
+        others = [p for p in self.pm.get_plugins() if p is not module]
         got: list[DeviceSpec] = []
-        for h in impls:
-            got.extend(h.function() or [])
+        for specs in self.pm.subset_hook_caller("tinygrad_devices", others)():
+            got.extend(specs or [])
         for spec in got:
             if not isinstance(spec, DeviceSpec):
                 raise TypeError(f"tinygrad_devices() returned {type(spec).__name__}, expected DeviceSpec")

@@ -105,6 +105,7 @@ def get_program(ast: UOp, renderer: Renderer, opts: list[Opt] | None = None) -> 
 
     if renderer.supported_dtypes is not None:
         ast = rewrite_emulated(ast, frozenset(d for d in EMULATABLE if d not in renderer.supported_dtypes))
+    params = [u for u in ast.toposort() if u.op is Ops.DEFINE_GLOBAL]
     if opts is None:
         opts = [] if NOOPT else hand_coded_optimizations(ast, threads=renderer.threads)
     if opts:
@@ -114,6 +115,11 @@ def get_program(ast: UOp, renderer: Renderer, opts: list[Opt] | None = None) -> 
     ast, global_size, local_size = to_grid(ast, renderer)
     ast = graph_rewrite(ast, symbolic, name="simplify kernel")
     uops = linearize(ast)
+    # a buffer whose every load simplified away is still a kernel argument: launches pass buffers by position
+    have = {u.arg for u in uops if u.op is Ops.DEFINE_GLOBAL}
+    missing = sorted((g for g in params if g.arg not in have), key=lambda g: g.arg)
+    uops = sorted(missing + [u for u in uops if u.op is Ops.DEFINE_GLOBAL], key=lambda g: g.arg) + \
+        [u for u in uops if u.op is not Ops.DEFINE_GLOBAL]  # fmt: skip
     name = ast.arg if isinstance(ast.arg, str) else "kernel"
     src = renderer.render(name, uops)
     flops, mem = estimate(uops)

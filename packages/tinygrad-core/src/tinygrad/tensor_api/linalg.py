@@ -137,12 +137,17 @@ class LinalgMixin:
             av = w[..., :m, :]
             gram = (av.unsqueeze(-1) * av.unsqueeze(-2)).sum(-3)
             d = (gram * _eye_like(gram, n2)).sum(-1)
-            denom = (d.unsqueeze(-1) * d.unsqueeze(-2)).sqrt()
+            # sqrt before multiplying: the product of two tiny squared norms underflows to 0 in float32
+            denom = d.sqrt().unsqueeze(-1) * d.sqrt().unsqueeze(-2)
             off = (denom == 0).where(0.0, gram.abs() / denom) * (1 - _eye_like(gram, n2))
             if off.max().item() <= tol:
                 break
         av, v = w[..., :m, :], w[..., m:, :]
-        sv = (av * av).sum(-2).sqrt()  # (..., n2)
+        # column norms scaled by the largest entry: squares of entries near 1e-19 are subnormal in float32
+        big = av.abs().max(-2, keepdim=True)
+        scaled = av / (big == 0).where(1.0, big)
+        unit_len = (scaled * scaled).sum(-2, keepdim=True).sqrt()
+        sv = (big * unit_len)[..., 0, :]  # (..., n2)
         # sort descending with a permutation matrix built from ranks (ties keep the column order)
         idx = Tensor.arange(n2, device=self.device)
         si, sj = sv.unsqueeze(-1), sv.unsqueeze(-2)  # value of column i (rows), of column j (cols)
@@ -154,11 +159,15 @@ class LinalgMixin:
             return perm.unsqueeze(-3).where(x.unsqueeze(-1), 0.0).sum(-2)
 
         s_sorted = permute_cols(sv.unsqueeze(-2))[..., 0, :n]
-        u = permute_cols((sv == 0).unsqueeze(-2).where(0.0, av / sv.unsqueeze(-2)))[..., :n]
+        # a column whose norm is at rounding level of the largest is noise, not a direction: leave its U column
+        # to the completion below (numpy's matrix_rank uses the same cutoff)
+        eps = 2.0 ** -dtypes.finfo(a.dtype)[1]
+        noise = sv <= sv.max(-1, keepdim=True) * (eps * max(m, n))
+        u = permute_cols((noise.unsqueeze(-2) | (unit_len == 0)).where(0.0, scaled / unit_len))[..., :n]
         vh = permute_cols(v)[..., :n, :n].transpose(-2, -1)
-        if (full_matrices and m > n) or bool((s_sorted == 0).any().item()):
-            # complete U to an orthonormal basis: QR of [U | 0] keeps U's nonzero columns (up to sign, fixed
-            # below) and fills the zero ones with vectors orthogonal to them
+        if (full_matrices and m > n) or bool(noise.any().item()):
+            # complete U to an orthonormal basis: QR of [U | 0] keeps U's leading nonzero columns (up to sign,
+            # fixed below) and fills the zero ones, sorted last, with vectors orthogonal to them
             cols = m if full_matrices else n
             q, r = u.pad(((0, 0),) * len(batch) + ((0, 0), (0, cols - n))).qr()
             diag = (r[..., :cols, :cols] * _eye_like(q, cols)).sum(-1)

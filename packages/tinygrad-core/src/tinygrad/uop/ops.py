@@ -373,6 +373,8 @@ def _compute_bounds(u: UOp) -> tuple[ConstType, ConstType]:
         return dmin, dmax
     s0 = u.src[0]
     if u.op is Ops.NEG:
+        if u.dtype == dtypes.bool:  # logical not
+            return not s0.vmax, not s0.vmin
         return -s0.vmax, -s0.vmin
     if len(u.src) >= 2:
         s1 = u.src[1]

@@ -1,0 +1,161 @@
+"""Inputs and oracles for the backend conformance suite: random values per dtype, exact rounding to the formats
+numpy lacks (bfloat16, fp8), and moving tensors to and from a device bit-exactly.
+
+Values of a dtype are held on the host in its "host form": an array of the dtype's numpy type, or for a dtype
+numpy lacks, a float32 array of values the dtype represents exactly. Rounding to those formats is computed here
+from a table of every bit pattern, independently of core's emulation, so the suite can check that emulation.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+from tinygrad.dtype import DType, dtypes
+
+# dtypes without a numpy type: (exponent bits, mantissa bits, has inf). e4m3 is the "fn" variant: no inf and a
+# single NaN pattern per sign (S.1111.111)
+FORMATS: dict[DType, tuple[int, int, bool]] = {
+    dtypes.bfloat16: (8, 7, True),
+    dtypes.fp8e4m3: (4, 3, False),
+    dtypes.fp8e5m2: (5, 2, True),
+}
+
+
+def storage_np(dt: DType) -> np.dtype:
+    """The numpy dtype holding dt's bit patterns (dt's own numpy type where it has one)."""
+    if dt.np is not None:
+        return np.dtype(dt.np)
+    return np.dtype(np.uint16 if dt.itemsize == 2 else np.uint8)
+
+
+def host_np(dt: DType) -> np.dtype:
+    """The numpy dtype of dt's host form: its own, or float32 for formats numpy lacks."""
+    return np.dtype(dt.np) if dt.np is not None else np.dtype(np.float32)
+
+
+def decode(dt: DType, bits: np.ndarray) -> np.ndarray:
+    """Bit patterns of an emulated format -> float32 values."""
+    ebits, mbits, has_inf = FORMATS[dt]
+    b = bits.astype(np.uint32)
+    if dt == dtypes.bfloat16:
+        return (b << 16).view(np.float32)
+    bias = (1 << (ebits - 1)) - 1
+    sign = np.where(b >> 7, -1.0, 1.0)
+    exp = (b >> mbits) & ((1 << ebits) - 1)
+    man = (b & ((1 << mbits) - 1)).astype(np.float64)
+    mag = np.where(exp == 0, man * 2.0 ** (1 - bias - mbits), (1 + man / 2**mbits) * 2.0 ** (exp.astype(np.int64) - bias))
+    if has_inf:
+        top = exp == (1 << ebits) - 1
+        mag = np.where(top, np.where(man == 0, np.inf, np.nan), mag)
+    else:
+        mag = np.where((b & 0x7F) == 0x7F, np.nan, mag)
+    return (sign * mag).astype(np.float32)
+
+
+@functools.cache
+def _table(dt: DType) -> tuple[np.ndarray, np.ndarray]:
+    """Every finite value of an emulated format, ascending (one zero), with its bit pattern."""
+    sdt = storage_np(dt)
+    bits = np.arange(1 << (8 * dt.itemsize), dtype=np.uint64).astype(sdt)
+    with np.errstate(invalid="ignore"):  # signalling NaN patterns are dropped below anyway
+        vals = decode(dt, bits).astype(np.float64)
+    keep = np.isfinite(vals) & ~((vals == 0) & np.signbit(vals))
+    order = np.argsort(vals[keep], kind="stable")
+    return vals[keep][order], bits[keep][order]
+
+
+def encode(dt: DType, x: np.ndarray) -> np.ndarray:
+    """float -> bit patterns of an emulated format, rounding to nearest, ties to even. x must be finite and within
+    the format's range (the suite never generates anything else)."""
+    vals, bits = _table(dt)
+    x = np.asarray(x, np.float64)
+    hi = np.clip(np.searchsorted(vals, x), 1, len(vals) - 1)
+    lo = hi - 1
+    dlo, dhi = x - vals[lo], vals[hi] - x
+    # a tie goes to the even mantissa, i.e. the even bit pattern
+    pick_hi = (dhi < dlo) | ((dhi == dlo) & (bits[hi] % 2 == 0))
+    out = np.where(pick_hi, bits[hi], bits[lo])
+    # a negative value that rounds to zero keeps its sign (IEEE)
+    neg_zero = 0x8000 if dt.itemsize == 2 else 0x80
+    out = np.where((np.where(pick_hi, vals[hi], vals[lo]) == 0) & np.signbit(x), neg_zero, out)
+    return out.astype(storage_np(dt))
+
+
+def round_to(dt: DType, x: Any) -> np.ndarray:
+    """x rounded to dt, in dt's host form."""
+    if dt.np is not None:
+        with np.errstate(all="ignore"):
+            return np.asarray(x).astype(dt.np)
+    return decode(dt, encode(dt, np.asarray(x, np.float32)))
+
+
+def mantissa_bits(dt: DType) -> int:
+    return dtypes.finfo(dt)[1]
+
+
+def random_values(rng: np.random.Generator, dt: DType, shape: tuple[int, ...], lo: float = -20.0,
+                  hi: float = 20.0) -> np.ndarray:  # fmt: skip
+    """Random values of dt in [lo, hi] (clipped to the dtype's range), in dt's host form. Floats get fractional
+    parts; ints are uniform integers."""
+    if dt == dtypes.bool:
+        return rng.random(shape) < 0.5
+    if dtypes.is_int(dt):
+        info = np.iinfo(dt.np)
+        lo_i, hi_i = max(int(np.ceil(lo)), int(info.min)), min(int(np.floor(hi)), int(info.max))
+        return rng.integers(lo_i, hi_i, size=shape, dtype=dt.np, endpoint=True)
+    return round_to(dt, rng.uniform(lo, hi, shape))
+
+
+def full_range(rng: np.random.Generator, dt: DType, shape: tuple[int, ...]) -> np.ndarray:
+    """Uniform over every value of an int dtype (so wrap-around is exercised)."""
+    info = np.iinfo(dt.np)
+    return rng.integers(int(info.min), int(info.max), size=shape, dtype=dt.np, endpoint=True)
+
+
+def random_bits(rng: np.random.Generator, dt: DType, n: int) -> np.ndarray:
+    """n random bit patterns of dt (0/1 for bool, which has no other valid patterns), as its storage dtype."""
+    if dt == dtypes.bool:
+        return rng.random(n) < 0.5
+    return rng.integers(0, 256, size=n * dt.itemsize, dtype=np.uint8).view(storage_np(dt))
+
+
+def to_device(x: np.ndarray, dt: DType, device: str) -> Any:
+    """A Tensor on `device` holding x (dt's host form) exactly. Emulated formats are uploaded as their bits and
+    bitcast, so no device arithmetic touches the inputs."""
+    from tinygrad.tensor import Tensor
+
+    if dt.np is not None:
+        return Tensor(np.ascontiguousarray(x).astype(dt.np, copy=False), device=device)
+    return bits_to_device(encode(dt, x), dt, device)
+
+
+def bits_to_device(bits: np.ndarray, dt: DType, device: str) -> Any:
+    """A Tensor of dt on `device` holding these bit patterns (as produced by `random_bits` or `encode`)."""
+    from tinygrad.tensor import Tensor
+
+    t = Tensor(np.ascontiguousarray(bits), device=device)
+    return t if dt.np is not None else Tensor(t.uop.bitcast(dt))
+
+
+def from_device(t: Any) -> np.ndarray:
+    """A tensor's values in its dtype's host form. Emulated formats come back as bits (a device bitcast, no
+    arithmetic) and are decoded here."""
+    from tinygrad.tensor import Tensor
+
+    dt = t.dtype
+    if dt.np is not None:
+        return t.numpy()
+    return decode(dt, Tensor(t.uop.bitcast(storage_np_dtype(dt))).numpy())
+
+
+def raw_bytes(t: Any) -> bytes:
+    """A tensor's contiguous bytes, copied out of the device as they are."""
+    return bytes(t.data())
+
+
+def storage_np_dtype(dt: DType) -> DType:
+    """The unsigned int dtype of an emulated format's width."""
+    return dtypes.uint16 if dt.itemsize == 2 else dtypes.uint8
