@@ -49,6 +49,22 @@ def cpu_backend(session: nox.Session) -> None:
 
 
 @nox.session
+def cuda_compile(session: nox.Session) -> None:
+    """CUDA backend without a GPU: renderer, NVRTC compiles of a kernel corpus (sm_80, sm_90), fake-driver runtime."""
+    _install(session, "packages/tinygrad-cuda")  # pulls the NVRTC and CUDA header wheels
+    env = {"TINYGRAD_REQUIRE_NVRTC": "1"}  # a missing NVRTC fails here instead of skipping
+    session.run("python", "-m", "pytest", "packages/tinygrad-cuda/tests", "-q", *session.posargs, env=env)
+
+
+@nox.session
+def cuda_compile_suite(session: nox.Session) -> None:
+    """Shared suite on DEV=CPU, also compiling every kernel it builds for CUDA with NVRTC (sm_80, sm_90)."""
+    _install(session, "packages/tinygrad-cpu", "packages/tinygrad-cuda")
+    args = ["tests", "-q", "-p", "tinygrad_cuda.compile_check", *session.posargs]
+    session.run("python", "-m", "pytest", *args, env={"DEV": "CPU"})
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over the whole repo."""
     session.install("ruff")

@@ -108,7 +108,8 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
         dtype: DType | str | None = None,
         requires_grad: bool | None = None,
     ) -> None:
-        dev = Device.canonicalize(device)
+        # resolving the default device is deferred: a UOp or Tensor already knows its device
+        dev = Device.canonicalize(device) if device is not None or not isinstance(data, (UOp, Tensor)) else ""
         dt = to_dtype(dtype) if dtype is not None else None
         if isinstance(data, UOp):
             u = data

@@ -20,6 +20,7 @@ from tinygrad.dtype import dtypes
 from tinygrad.errors import DTypeError, ShapeError
 from tinygrad.helpers import make_tuple, prod
 from tinygrad.tensor import Tensor
+from tinygrad.uop.ops import Ops
 
 __all__ = [
     "BatchNorm", "BatchNorm2d", "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Linear", "GroupNorm",
@@ -43,6 +44,15 @@ def _own(*ts: Tensor | None) -> None:
         t.uop = Tensor.empty(*t.shape, dtype=t.dtype, device=t.device).assign(t.detach()).uop
     if todo:
         Tensor.realize(*todo)
+
+
+def _writable(t: Tensor) -> Tensor:
+    """t, ready to be overwritten with assign. Realizing a tensor whose graph reaches one with requires_grad keeps that
+    graph for autograd in a CUSTOM_GRAD node around the buffer, and assign cannot write through it (a core bug: see
+    tests/test_optim.py::test_core_assign_after_realize_keeps_graph). What gets overwritten needs no history."""
+    while t.uop.op is Ops.CUSTOM_GRAD:
+        t.uop = t.uop.src[0]
+    return t
 
 
 def _uniform_bias(n: int, fan_in: int) -> Tensor:
@@ -124,9 +134,10 @@ class BatchNorm:
                 if n < 2:
                     raise ShapeError(f"BatchNorm: training needs more than 1 value per channel, got input {x.shape}")
                 m = self.momentum
-                self.running_mean.assign((1 - m) * self.running_mean + m * mean.detach())
-                self.running_var.assign((1 - m) * self.running_var + m * (n / (n - 1)) * var.detach())
-                self.num_batches_tracked.assign(self.num_batches_tracked + 1)
+                rm, rv = _writable(self.running_mean), _writable(self.running_var)
+                rm.assign((1 - m) * rm.detach() + m * mean.detach())
+                rv.assign((1 - m) * rv.detach() + m * (n / (n - 1)) * var.detach())
+                _writable(self.num_batches_tracked).assign(self.num_batches_tracked + 1)
         else:
             assert self.running_mean is not None and self.running_var is not None
             mean, invstd = self.running_mean, (self.running_var + self.eps).rsqrt()
@@ -292,9 +303,9 @@ class Conv2d:
     (1, 4, 5, 5)
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int], stride: int | Sequence[int] = 1,
-                 padding: int | Sequence[int] | str = 0, dilation: int | Sequence[int] = 1, groups: int = 1,
-                 bias: bool = True) -> None:  # fmt: skip  # noqa: E501
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
+                 stride: int | Sequence[int] = 1, padding: int | Sequence[int] | str = 0,
+                 dilation: int | Sequence[int] = 1, groups: int = 1, bias: bool = True) -> None:  # fmt: skip
         self.kernel_size = self._kernel(kernel_size)
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ShapeError(f"{type(self).__name__}: in_channels={in_channels} and out_channels={out_channels} "
@@ -333,9 +344,10 @@ class ConvTranspose2d:
     (1, 2, 9, 9)
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int], stride: int | Sequence[int] = 1,
-                 padding: int | Sequence[int] = 0, output_padding: int | Sequence[int] = 0,
-                 dilation: int | Sequence[int] = 1, groups: int = 1, bias: bool = True) -> None:  # fmt: skip  # noqa: E501
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
+                 stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0,
+                 output_padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1, groups: int = 1,
+                 bias: bool = True) -> None:  # fmt: skip
         self.kernel_size = self._kernel(kernel_size)
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ShapeError(f"{type(self).__name__}: in_channels={in_channels} and out_channels={out_channels} "

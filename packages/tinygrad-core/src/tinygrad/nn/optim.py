@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from tinygrad.dtype import dtypes
 from tinygrad.errors import ShapeError
 from tinygrad.helpers import dedup
+from tinygrad.nn import _writable
 from tinygrad.tensor import Tensor
 
 __all__ = ["Optimizer", "OptimizerGroup", "LARS", "SGD", "LAMB", "Adam", "AdamW", "Muon"]
@@ -104,7 +105,7 @@ class Optimizer:
         grads = [p.grad.detach().contiguous() for _, p in active if p.grad is not None]
         new, state = self._step([i for i, _ in active], [p.detach() for _, p in active], grads)
         for (_, p), v in zip(active, new):
-            p.assign(v.cast(p.dtype))
+            _writable(p).assign(v.cast(p.dtype))
         return self.buffers + grads + [p for _, p in active] + state
 
     def _lr(self, t: Tensor) -> Tensor:
@@ -164,7 +165,8 @@ class LARS(Optimizer):
         super().__init__(params, lr)
         if nesterov and momentum <= 0:
             raise ValueError(f"{type(self).__name__}: nesterov needs momentum > 0, got momentum={momentum}")
-        self.momentum, self.wd, self.nesterov, self.classic, self.tcoef = momentum, weight_decay, nesterov, classic, tcoef
+        self.momentum, self.wd, self.nesterov = momentum, weight_decay, nesterov
+        self.classic, self.tcoef = classic, tcoef
         self.b = [_state(p) for p in self.params] if momentum else []
         if self.b:
             Tensor.realize(*self.b)
@@ -182,7 +184,7 @@ class LARS(Optimizer):
             if self.classic:
                 g = g * r * self._lr(t)
             if self.momentum:
-                self.b[i].assign(self.momentum * self.b[i] + g)
+                _writable(self.b[i]).assign(self.momentum * self.b[i] + g)
                 state.append(self.b[i])
                 g = g + self.momentum * self.b[i] if self.nesterov else self.b[i]
             if not self.classic:
@@ -233,12 +235,12 @@ class LAMB(Optimizer):
         Tensor.realize(self.b1_t, self.b2_t, *self.m, *self.v)
 
     def _step(self, idx: list[int], params: list[Tensor], grads: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
-        self.b1_t.assign(self.b1_t * self.b1)
-        self.b2_t.assign(self.b2_t * self.b2)
+        _writable(self.b1_t).assign(self.b1_t * self.b1)
+        _writable(self.b2_t).assign(self.b2_t * self.b2)
         new, state = [], [self.b1_t, self.b2_t]
         for i, t, g in zip(idx, params, grads):
-            self.m[i].assign(self.b1 * self.m[i] + (1.0 - self.b1) * g)
-            self.v[i].assign(self.b2 * self.v[i] + (1.0 - self.b2) * (g * g))
+            _writable(self.m[i]).assign(self.b1 * self.m[i] + (1.0 - self.b1) * g)
+            _writable(self.v[i]).assign(self.b2 * self.v[i] + (1.0 - self.b2) * (g * g))
             state += [self.m[i], self.v[i]]
             m_hat = self.m[i] / (1.0 - self.b1_t).cast(t.dtype)
             v_hat = self.v[i] / (1.0 - self.b2_t).cast(t.dtype)
@@ -318,7 +320,7 @@ class Muon(Optimizer):
     def _step(self, idx: list[int], params: list[Tensor], grads: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
         new, state = [], []
         for i, t, g in zip(idx, params, grads):
-            self.b[i].assign(self.momentum * self.b[i] + (1 - self.momentum) * g)
+            _writable(self.b[i]).assign(self.momentum * self.b[i] + (1 - self.momentum) * g)
             state.append(self.b[i])
             u = (1 - self.momentum) * g + self.momentum * self.b[i] if self.nesterov else self.b[i]
             if t.ndim >= 2 and t.numel() > 0:

@@ -162,10 +162,12 @@ class LinalgMixin:
         # a column whose norm is at rounding level of the largest is noise, not a direction: leave its U column
         # to the completion below (numpy's matrix_rank uses the same cutoff)
         eps = 2.0 ** -dtypes.finfo(a.dtype)[1]
-        noise = sv <= sv.max(-1, keepdim=True) * (eps * max(m, n))
+        cutoff = sv.max(-1, keepdim=True) * (eps * max(m, n))
+        noise = sv <= cutoff
         u = permute_cols((noise.unsqueeze(-2) | (unit_len == 0)).where(0.0, scaled / unit_len))[..., :n]
         vh = permute_cols(v)[..., :n, :n].transpose(-2, -1)
-        if (full_matrices and m > n) or bool(noise.any().item()):
+        # (the zero column added for odd n is sorted last and dropped: it must not trigger the completion)
+        if (full_matrices and m > n) or bool((s_sorted <= cutoff).any().item()):
             # complete U to an orthonormal basis: QR of [U | 0] keeps U's leading nonzero columns (up to sign,
             # fixed below) and fills the zero ones, sorted last, with vectors orthogonal to them
             cols = m if full_matrices else n

@@ -110,16 +110,45 @@ def random_values(rng: np.random.Generator, dt: DType, shape: tuple[int, ...], l
 
 
 def full_range(rng: np.random.Generator, dt: DType, shape: tuple[int, ...]) -> np.ndarray:
-    """Uniform over every value of an int dtype (so wrap-around is exercised)."""
+    """Uniform over every value of an int dtype (so wrap-around is exercised), with the dtype's minimum and
+    maximum always among the first elements."""
     info = np.iinfo(dt.np)
-    return rng.integers(int(info.min), int(info.max), size=shape, dtype=dt.np, endpoint=True)
+    x = rng.integers(int(info.min), int(info.max), size=shape, dtype=dt.np, endpoint=True)
+    edges = [info.min, info.max, info.min + 1, info.max - 1]
+    x.reshape(-1)[: min(x.size, len(edges))] = edges[: x.size]
+    return x
+
+
+def wrap(x: Any, dt: DType) -> np.ndarray:
+    """Python ints (any size) -> dt, wrapping modulo 2**bits as two's complement arithmetic does."""
+    info = np.iinfo(dt.np)
+    span = int(info.max) - int(info.min) + 1
+    return np.array([(int(v) - int(info.min)) % span + int(info.min) for v in np.asarray(x).reshape(-1)],
+                    dtype=dt.np).reshape(np.shape(x))  # fmt: skip
+
+
+# bit patterns a copy must keep exactly: NaNs with payloads and both signs, infinities, -0.0, a subnormal
+SPECIAL_BITS: dict[DType, list[int]] = {
+    dtypes.float16: [0x7E01, 0xFE00, 0x7C01, 0x7C00, 0xFC00, 0x8000, 0x0001],
+    dtypes.bfloat16: [0x7FC1, 0xFFC0, 0x7F81, 0x7F80, 0xFF80, 0x8000, 0x0001],
+    dtypes.float32: [0x7FC00001, 0xFFC00000, 0x7F800001, 0x7F800000, 0xFF800000, 0x80000000, 0x00000001],
+    dtypes.float64: [0x7FF8000000000001, 0xFFF8000000000000, 0x7FF0000000000001, 0x7FF0000000000000,
+                     0xFFF0000000000000, 0x8000000000000000, 0x0000000000000001],
+    dtypes.fp8e4m3: [0x7F, 0xFF, 0x80, 0x01],
+    dtypes.fp8e5m2: [0x7D, 0xFE, 0x7F, 0x7C, 0xFC, 0x80, 0x01],
+}  # fmt: skip
 
 
 def random_bits(rng: np.random.Generator, dt: DType, n: int) -> np.ndarray:
-    """n random bit patterns of dt (0/1 for bool, which has no other valid patterns), as its storage dtype."""
+    """n random bit patterns of dt (0/1 for bool, which has no other valid patterns), as its storage dtype; floats
+    start with the SPECIAL_BITS patterns."""
     if dt == dtypes.bool:
         return rng.random(n) < 0.5
-    return rng.integers(0, 256, size=n * dt.itemsize, dtype=np.uint8).view(storage_np(dt))
+    bits = rng.integers(0, 256, size=n * dt.itemsize, dtype=np.uint8).view(storage_np(dt))
+    special = SPECIAL_BITS.get(dt, [])[:n]
+    uint = np.dtype(f"u{dt.itemsize}")
+    bits.view(uint)[: len(special)] = np.array(special, dtype=uint)
+    return bits
 
 
 def to_device(x: np.ndarray, dt: DType, device: str) -> Any:
