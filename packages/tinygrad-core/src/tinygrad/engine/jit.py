@@ -118,7 +118,7 @@ class TinyJit(Generic[R]):
         self.signature: tuple[Any, ...] | None = None
         self.others: list[tuple[str, Any]] = []
         self.ret: Any = None
-        self.plan: list[tuple[Any, list[Any], list[tuple[int, int]], tuple[int, ...]]] | None = None
+        self.plan: list[tuple[Any, list[Any], list[tuple[int, int]], tuple[int, ...], tuple[int, ...] | None]] | None = None
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         # decorating a method: bind like a function would, keeping one JIT per instance-method pair
@@ -184,13 +184,13 @@ class TinyJit(Generic[R]):
         if self.plan is None:
             self.plan = self._make_plan()
         opaques = [b.opaque for b in in_bufs]
-        for prg, args, slots, gs in self.plan:
+        for prg, args, slots, gs, ls in self.plan:
             if type(prg) is _CopyStep:
                 prg.run(in_bufs)
                 continue
             for pos, i in slots:
                 args[pos] = opaques[i]
-            prg(*args, global_size=gs)
+            prg(*args, global_size=gs, local_size=ls)
         self.cnt += 1
         return self.ret
 
@@ -211,7 +211,7 @@ class TinyJit(Generic[R]):
         mapping = plan_memory([ei.bufs for ei in items], inter)
         return [ExecItem(ei.runner, [mapping.get(id(b), b) for b in ei.bufs]) for ei in items]
 
-    def _make_plan(self) -> list[tuple[Any, list[Any], list[tuple[int, int]], tuple[int, ...]]]:
+    def _make_plan(self) -> list[tuple[Any, list[Any], list[tuple[int, int]], tuple[int, ...], tuple[int, ...] | None]]:
         """Per captured kernel: the program, its argument list, which slots take which input, its grid. Copies
         become a small callable so the replay loop is uniform."""
         where = {id(b): i for i, b in enumerate(self.input_bufs)}
@@ -220,9 +220,10 @@ class TinyJit(Generic[R]):
             slots = [(p, where[id(b)]) for p, b in enumerate(ei.bufs) if id(b) in where]
             if ei.runner is None:
                 bufs = list(ei.bufs)
-                plan.append((_CopyStep(bufs, slots, self.input_bufs), [None] * len(bufs), [], (1,)))
+                plan.append((_CopyStep(bufs, slots, self.input_bufs), [None] * len(bufs), [], (1,), None))
             else:
-                plan.append((ei.runner.prg, [b.opaque for b in ei.bufs], slots, ei.runner.spec.global_size))
+                plan.append((ei.runner.prg, [b.opaque for b in ei.bufs], slots, ei.runner.spec.global_size,
+                             ei.runner.spec.local_size))  # fmt: skip
         return plan
 
     def _check(self, tensors: list[tuple[str, Tensor]], others: list[tuple[str, Any]]) -> None:
