@@ -5,7 +5,7 @@
 #   bash packages/tinygrad-cuda/run_on_gpu.sh              # everything
 #   SUITE_ARGS="-x tests/test_ops_basic.py" bash ...        # a part of the shared suite
 #
-# Environment: PYTHON (default python3), PHASES (default "package suite"), JOBS (pytest-xdist workers for the
+# Environment: PYTHON (default python3), PHASES (default "package suite"; "cmd" runs $EXTRA_CMD), JOBS (pytest-xdist workers for the
 # shared suite when xdist is there; default 8, 0 = no xdist), PKG_TIMEOUT / SUITE_TIMEOUT (seconds per phase,
 # default 180 / 360: both fit one 10-minute device command), OUT (a folder for the logs).
 set -uo pipefail
@@ -69,6 +69,12 @@ if [[ " $PHASES " == *" suite "* ]]; then
   timeout "${SUITE_TIMEOUT:-360}" env DEV=CUDA "$PY" -m pytest "${args[@]}" "${XDIST[@]}" -p no:cacheprovider 2>&1 |
     tee "$LOGS/suite.log"
   suite_rc=${PIPESTATUS[0]}
+fi
+
+if [[ " $PHASES " == *" cmd "* ]]; then
+  # any extra command (benchmarks, a chosen test subset) with the packages importable as above
+  echo "== $EXTRA_CMD"
+  bash -c "$EXTRA_CMD" 2>&1 | tee "$LOGS/cmd.log"
 fi
 
 echo "== summary (logs in $LOGS)"

@@ -299,9 +299,11 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
             for t in tensors:
                 old, t.uop = t.uop, t.uop.substitute(mapping)
                 # keep the computation for autograd (torch semantics: realizing doesn't detach), but only where
-                # it leads to something that wants a gradient; the value now comes from the buffer
-                if grad_leaves and old is not t.uop and t.uop.op is not Ops.CUSTOM_GRAD and \
-                        any(u in grad_leaves for u in old.toposort()):  # fmt: skip
+                # it leads to something that wants a gradient; the value now comes from the buffer. An assign
+                # (an optimizer update, a running statistic) and a gradient leaf itself start a fresh history:
+                # wrapping them would stop the next assign and chain every step's graph to the last
+                if grad_leaves and old is not t.uop and t.uop.op is not Ops.CUSTOM_GRAD and old.op is not Ops.ASSIGN \
+                        and old not in grad_leaves and any(u in grad_leaves for u in old.toposort()):  # fmt: skip
                     t.uop = UOp(Ops.CUSTOM_GRAD, t.dtype, (t.uop, old), _IDENTITY_GRAD)
         return self
 
