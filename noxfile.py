@@ -65,6 +65,15 @@ def cuda_compile_suite(session: nox.Session) -> None:
 
 
 @nox.session
+def plugin_example(session: nox.Session) -> None:
+    """The example NPY backend, pip-installed from examples/backend-plugin as a user would, on the conformance suite."""
+    _install(session)
+    session.install("./examples/backend-plugin")  # a regular (non-editable) install: entry point from real metadata
+    session.run("python", "-m", "tinygrad", "doctor")
+    session.run("python", "-m", "pytest", "examples/backend-plugin/tests", "-q", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over the whole repo."""
     session.install("ruff")

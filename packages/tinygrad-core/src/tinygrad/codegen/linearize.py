@@ -72,10 +72,12 @@ def linearize(sink: UOp) -> list[UOp]:
         if u not in group:
             group.insert(0, u)
         for red in group:
-            # hoist what the loop does not change, so it is also visible after the loop
-            for n in red.src[0].toposort(gate=lambda n: n.op is not Ops.REDUCE):
-                if n not in value and deps[n] <= open_ranges and n.op is not Ops.RANGE:
+            # hoist what the loop does not change (looking into nested reduces too), so it is computed once and
+            # is visible after the loop
+            for n in red.src[0].toposort():
+                if n not in value and n.op not in (Ops.RANGE, Ops.REDUCE) and deps[n] <= open_ranges:
                     emit(n)
+        depth = len(out)
         accs = []
         for red in group:
             acc = UOp(Ops.DEFINE_ACC, red.dtype, (emit(reduce_identity(red.arg, red.dtype)),), unique_id())
@@ -95,9 +97,9 @@ def linearize(sink: UOp) -> list[UOp]:
         for r in reversed(ranges):
             out.append(UOp(Ops.END, dtypes.void, (r,)))
             open_ranges.discard(r)
-        # forget values computed inside the loop: they are out of scope now
-        inner = frozenset(ranges)
-        for k in [k for k in value if deps.get(k, frozenset()) & inner]:
+        # forget values computed inside the loop: they are out of scope now (whatever their dependencies)
+        inner_vals = {id(v) for v in out[depth:]}
+        for k in [k for k, v in value.items() if id(v) in inner_vals and k.op not in (Ops.DEFINE_GLOBAL,)]:
             del value[k]
         for red, acc in zip(group, accs):
             value[red] = acc

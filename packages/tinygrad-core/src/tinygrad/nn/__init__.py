@@ -6,34 +6,23 @@ realized into its own buffer when the layer is built: two layers' fresh `ones` w
 lazy graph node, and gradients and optimizer updates would be shared between them.
 
 Submodules: `tinygrad.nn.optim` (optimizers), `tinygrad.nn.state` (state dicts, file formats),
-`tinygrad.nn.datasets` (MNIST). They load on first access: `from tinygrad import nn; nn.optim.Adam(...)`.
+`tinygrad.nn.datasets` (MNIST), all reachable from `from tinygrad import nn` (`nn.optim.Adam(...)`).
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Sequence
-from types import ModuleType
 
 from tinygrad.dtype import dtypes
 from tinygrad.errors import DTypeError, ShapeError
 from tinygrad.helpers import make_tuple, prod
 from tinygrad.tensor import Tensor
-from tinygrad.uop.ops import Ops
 
 __all__ = [
     "BatchNorm", "BatchNorm2d", "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Linear", "GroupNorm",
     "InstanceNorm", "LayerNorm", "LayerNorm2d", "RMSNorm", "Embedding", "LSTMCell", "optim", "state", "datasets",
 ]  # fmt: skip
-
-_SUBMODULES = ("optim", "state", "datasets")
-
-
-def __getattr__(name: str) -> ModuleType:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"tinygrad.nn.{name}")
-    raise AttributeError(f"module 'tinygrad.nn' has no attribute {name!r}")
 
 
 def _own(*ts: Tensor | None) -> None:
@@ -44,15 +33,6 @@ def _own(*ts: Tensor | None) -> None:
         t.uop = Tensor.empty(*t.shape, dtype=t.dtype, device=t.device).assign(t.detach()).uop
     if todo:
         Tensor.realize(*todo)
-
-
-def _writable(t: Tensor) -> Tensor:
-    """t, ready to be overwritten with assign. Realizing a tensor whose graph reaches one with requires_grad keeps that
-    graph for autograd in a CUSTOM_GRAD node around the buffer, and assign cannot write through it (a core bug: see
-    tests/test_optim.py::test_core_assign_after_realize_keeps_graph). What gets overwritten needs no history."""
-    while t.uop.op is Ops.CUSTOM_GRAD:
-        t.uop = t.uop.src[0]
-    return t
 
 
 def _uniform_bias(n: int, fan_in: int) -> Tensor:
@@ -134,10 +114,10 @@ class BatchNorm:
                 if n < 2:
                     raise ShapeError(f"BatchNorm: training needs more than 1 value per channel, got input {x.shape}")
                 m = self.momentum
-                rm, rv = _writable(self.running_mean), _writable(self.running_var)
-                rm.assign((1 - m) * rm.detach() + m * mean.detach())
-                rv.assign((1 - m) * rv.detach() + m * (n / (n - 1)) * var.detach())
-                _writable(self.num_batches_tracked).assign(self.num_batches_tracked + 1)
+                rm, rv = self.running_mean, self.running_var
+                rm.assign((1 - m) * rm + m * mean.detach())
+                rv.assign((1 - m) * rv + m * (n / (n - 1)) * var.detach())
+                self.num_batches_tracked.assign(self.num_batches_tracked + 1)
         else:
             assert self.running_mean is not None and self.running_var is not None
             mean, invstd = self.running_mean, (self.running_var + self.eps).rsqrt()
@@ -439,3 +419,7 @@ class LSTMCell:
         new_c = f.sigmoid() * c + i.sigmoid() * g.tanh()
         new_h = o.sigmoid() * new_c.tanh()
         return new_h, new_c
+
+
+# so `from tinygrad import nn` gives nn.optim, nn.state and nn.datasets (they don't import this module back)
+from tinygrad.nn import datasets, optim, state  # noqa: E402

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from tinygrad.dtype import dtypes
 from tinygrad.errors import ShapeError
 from tinygrad.helpers import dedup
-from tinygrad.nn import _writable
 from tinygrad.tensor import Tensor
 
 __all__ = ["Optimizer", "OptimizerGroup", "LARS", "SGD", "LAMB", "Adam", "AdamW", "Muon"]
@@ -98,14 +97,15 @@ class Optimizer:
             if p.grad.shape != p.shape:
                 raise ShapeError(f"{type(self).__name__}.step: a gradient of shape {p.grad.shape} does not fit its "
                                  f"parameter {p.shape}")  # fmt: skip
-        # Every gradient reads the parameters' old values, and the scheduler orders kernels by the graph only: it
-        # does not yet hold a kernel that reads a buffer back until the assign that overwrites it has waited for
-        # it (write-after-read). So the gradients get their own buffers and are listed (with the buffers' pending
-        # assigns, e.g. BatchNorm statistics, which read parameters too) before any parameter update.
+        # Every gradient reads the parameters' old values, but the scheduler orders kernels by data dependencies
+        # only: a kernel reading a buffer is not held before the assign that overwrites it (the strict xfail
+        # test_core_reads_old_value_before_assign in tests/test_optim.py). Kernels run in the order their outputs
+        # are listed, so the gradients get their own buffers and come before any update, after the buffers' pending
+        # assigns (e.g. BatchNorm statistics, which read the parameters too).
         grads = [p.grad.detach().contiguous() for _, p in active if p.grad is not None]
         new, state = self._step([i for i, _ in active], [p.detach() for _, p in active], grads)
         for (_, p), v in zip(active, new):
-            _writable(p).assign(v.cast(p.dtype))
+            p.assign(v.cast(p.dtype))
         return self.buffers + grads + [p for _, p in active] + state
 
     def _lr(self, t: Tensor) -> Tensor:
@@ -184,7 +184,7 @@ class LARS(Optimizer):
             if self.classic:
                 g = g * r * self._lr(t)
             if self.momentum:
-                _writable(self.b[i]).assign(self.momentum * self.b[i] + g)
+                self.b[i].assign(self.momentum * self.b[i] + g)
                 state.append(self.b[i])
                 g = g + self.momentum * self.b[i] if self.nesterov else self.b[i]
             if not self.classic:
@@ -235,12 +235,12 @@ class LAMB(Optimizer):
         Tensor.realize(self.b1_t, self.b2_t, *self.m, *self.v)
 
     def _step(self, idx: list[int], params: list[Tensor], grads: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
-        _writable(self.b1_t).assign(self.b1_t * self.b1)
-        _writable(self.b2_t).assign(self.b2_t * self.b2)
+        self.b1_t.assign(self.b1_t * self.b1)
+        self.b2_t.assign(self.b2_t * self.b2)
         new, state = [], [self.b1_t, self.b2_t]
         for i, t, g in zip(idx, params, grads):
-            _writable(self.m[i]).assign(self.b1 * self.m[i] + (1.0 - self.b1) * g)
-            _writable(self.v[i]).assign(self.b2 * self.v[i] + (1.0 - self.b2) * (g * g))
+            self.m[i].assign(self.b1 * self.m[i] + (1.0 - self.b1) * g)
+            self.v[i].assign(self.b2 * self.v[i] + (1.0 - self.b2) * (g * g))
             state += [self.m[i], self.v[i]]
             m_hat = self.m[i] / (1.0 - self.b1_t).cast(t.dtype)
             v_hat = self.v[i] / (1.0 - self.b2_t).cast(t.dtype)
@@ -320,7 +320,7 @@ class Muon(Optimizer):
     def _step(self, idx: list[int], params: list[Tensor], grads: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
         new, state = [], []
         for i, t, g in zip(idx, params, grads):
-            _writable(self.b[i]).assign(self.momentum * self.b[i] + (1 - self.momentum) * g)
+            self.b[i].assign(self.momentum * self.b[i] + (1 - self.momentum) * g)
             state.append(self.b[i])
             u = (1 - self.momentum) * g + self.momentum * self.b[i] if self.nesterov else self.b[i]
             if t.ndim >= 2 and t.numel() > 0:

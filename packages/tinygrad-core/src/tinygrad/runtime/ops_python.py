@@ -54,11 +54,13 @@ class PythonRenderer(Renderer):
 
     def render(self, name: str, uops: list[UOp]) -> str:
         """One line per UOp: (op, dtype, source positions, arg). Readable with DEBUG=4, parsed back by compile."""
-        pos = {u: i for i, u in enumerate(uops)}
+        # a value recomputed after a loop appears twice; each use refers to the latest copy before it
+        pos: dict[UOp, int] = {}
         lines = [f"# {name}"]
-        for u in uops:
+        for i, u in enumerate(uops):
             srcs = tuple(pos[s] if s in pos else ("const", _enc_dtype(s.dtype), _enc_arg(s.arg)) for s in u.src)
             lines.append(repr((u.op.name, _enc_dtype(u.dtype), srcs, _enc_arg(u.arg))))
+            pos[u] = i
         return "\n".join(lines) + "\n"
 
 
@@ -117,14 +119,17 @@ def _round(x: Any, dt: DType) -> Any:
 def _idiv(a: Any, b: Any) -> Any:
     if np.issubdtype(np.asarray(a).dtype, np.bool_):
         return a & b
-    safe = np.where(b == 0, 1, b)
-    q = np.abs(a) // np.abs(safe)  # trunc toward zero, as C does
-    q = np.where((a < 0) != (safe < 0), -q, q)
-    return np.where(b == 0, 0, q).astype(np.asarray(a).dtype)
+    dt = np.asarray(a).dtype
+    safe = np.where(b == 0, 1, b).astype(dt)
+    # C truncates toward zero; floor division plus a correction never overflows the way abs(INT_MIN) does
+    q = np.floor_divide(a, safe)
+    q = q + ((np.remainder(a, safe) != 0) & ((a < 0) != (safe < 0))).astype(dt)
+    return np.where(b == 0, 0, q).astype(dt)
 
 
 def _mod(a: Any, b: Any) -> Any:
-    return (a - _idiv(a, b) * np.where(b == 0, 0, b)).astype(np.asarray(a).dtype)
+    dt = np.asarray(a).dtype
+    return np.where(b == 0, 0, a - _idiv(a, b) * b).astype(dt)
 
 
 def _recip(x: Any) -> Any:

@@ -25,19 +25,31 @@ FORMATS: dict[DType, tuple[int, int, bool]] = {
 
 
 def storage_np(dt: DType) -> np.dtype:
-    """The numpy dtype holding dt's bit patterns (dt's own numpy type where it has one)."""
+    """The numpy dtype holding dt's bit patterns (dt's own numpy type where it has one).
+
+    >>> storage_np(dtypes.bfloat16).name, storage_np(dtypes.float16).name
+    ('uint16', 'float16')
+    """
     if dt.np is not None:
         return np.dtype(dt.np)
     return np.dtype(np.uint16 if dt.itemsize == 2 else np.uint8)
 
 
 def host_np(dt: DType) -> np.dtype:
-    """The numpy dtype of dt's host form: its own, or float32 for formats numpy lacks."""
+    """The numpy dtype of dt's host form: its own, or float32 for formats numpy lacks.
+
+    >>> host_np(dtypes.fp8e4m3).name
+    'float32'
+    """
     return np.dtype(dt.np) if dt.np is not None else np.dtype(np.float32)
 
 
 def decode(dt: DType, bits: np.ndarray) -> np.ndarray:
-    """Bit patterns of an emulated format -> float32 values."""
+    """Bit patterns of an emulated format -> float32 values.
+
+    >>> decode(dtypes.fp8e4m3, np.array([0x38, 0x7E, 0x7F], np.uint8)).tolist()
+    [1.0, 448.0, nan]
+    """
     ebits, mbits, has_inf = FORMATS[dt]
     b = bits.astype(np.uint32)
     if dt == dtypes.bfloat16:
@@ -46,7 +58,8 @@ def decode(dt: DType, bits: np.ndarray) -> np.ndarray:
     sign = np.where(b >> 7, -1.0, 1.0)
     exp = (b >> mbits) & ((1 << ebits) - 1)
     man = (b & ((1 << mbits) - 1)).astype(np.float64)
-    mag = np.where(exp == 0, man * 2.0 ** (1 - bias - mbits), (1 + man / 2**mbits) * 2.0 ** (exp.astype(np.int64) - bias))
+    normal = (1 + man / 2**mbits) * 2.0 ** (exp.astype(np.int64) - bias)
+    mag = np.where(exp == 0, man * 2.0 ** (1 - bias - mbits), normal)
     if has_inf:
         top = exp == (1 << ebits) - 1
         mag = np.where(top, np.where(man == 0, np.inf, np.nan), mag)
@@ -69,7 +82,11 @@ def _table(dt: DType) -> tuple[np.ndarray, np.ndarray]:
 
 def encode(dt: DType, x: np.ndarray) -> np.ndarray:
     """float -> bit patterns of an emulated format, rounding to nearest, ties to even. x must be finite and within
-    the format's range (the suite never generates anything else)."""
+    the format's range (the suite never generates anything else).
+
+    >>> [hex(b) for b in encode(dtypes.bfloat16, np.float32([1.0, -2.0]))]
+    ['0x3f80', '0xc000']
+    """
     vals, bits = _table(dt)
     x = np.asarray(x, np.float64)
     hi = np.clip(np.searchsorted(vals, x), 1, len(vals) - 1)
@@ -85,7 +102,11 @@ def encode(dt: DType, x: np.ndarray) -> np.ndarray:
 
 
 def round_to(dt: DType, x: Any) -> np.ndarray:
-    """x rounded to dt, in dt's host form."""
+    """x rounded to dt, in dt's host form.
+
+    >>> round_to(dtypes.fp8e5m2, [1.1, 5.0]).tolist(), round_to(dtypes.int8, [300]).tolist()
+    ([1.0, 5.0], [44])
+    """
     if dt.np is not None:
         with np.errstate(all="ignore"):
             return np.asarray(x).astype(dt.np)
@@ -93,13 +114,23 @@ def round_to(dt: DType, x: Any) -> np.ndarray:
 
 
 def mantissa_bits(dt: DType) -> int:
+    """Explicit mantissa bits of a float dtype: one ulp at 1.0 is 2**-mantissa_bits.
+
+    >>> mantissa_bits(dtypes.float16), mantissa_bits(dtypes.bfloat16)
+    (10, 7)
+    """
     return dtypes.finfo(dt)[1]
 
 
 def random_values(rng: np.random.Generator, dt: DType, shape: tuple[int, ...], lo: float = -20.0,
                   hi: float = 20.0) -> np.ndarray:  # fmt: skip
     """Random values of dt in [lo, hi] (clipped to the dtype's range), in dt's host form. Floats get fractional
-    parts; ints are uniform integers."""
+    parts; ints are uniform integers.
+
+    >>> v = random_values(np.random.default_rng(0), dtypes.fp8e4m3, (100,), -2, 2)
+    >>> bool(np.array_equal(round_to(dtypes.fp8e4m3, v), v)), bool(np.abs(v).max() <= 2)
+    (True, True)
+    """
     if dt == dtypes.bool:
         return rng.random(shape) < 0.5
     if dtypes.is_int(dt):
@@ -111,7 +142,11 @@ def random_values(rng: np.random.Generator, dt: DType, shape: tuple[int, ...], l
 
 def full_range(rng: np.random.Generator, dt: DType, shape: tuple[int, ...]) -> np.ndarray:
     """Uniform over every value of an int dtype (so wrap-around is exercised), with the dtype's minimum and
-    maximum always among the first elements."""
+    maximum always among the first elements.
+
+    >>> full_range(np.random.default_rng(0), dtypes.int8, (6,))[:4].tolist()
+    [-128, 127, -127, 126]
+    """
     info = np.iinfo(dt.np)
     x = rng.integers(int(info.min), int(info.max), size=shape, dtype=dt.np, endpoint=True)
     edges = [info.min, info.max, info.min + 1, info.max - 1]
@@ -120,7 +155,11 @@ def full_range(rng: np.random.Generator, dt: DType, shape: tuple[int, ...]) -> n
 
 
 def wrap(x: Any, dt: DType) -> np.ndarray:
-    """Python ints (any size) -> dt, wrapping modulo 2**bits as two's complement arithmetic does."""
+    """Python ints (any size) -> dt, wrapping modulo 2**bits as two's complement arithmetic does.
+
+    >>> wrap([128, -129, 2**40], dtypes.int8).tolist()
+    [-128, 127, 0]
+    """
     info = np.iinfo(dt.np)
     span = int(info.max) - int(info.min) + 1
     return np.array([(int(v) - int(info.min)) % span + int(info.min) for v in np.asarray(x).reshape(-1)],
@@ -141,7 +180,11 @@ SPECIAL_BITS: dict[DType, list[int]] = {
 
 def random_bits(rng: np.random.Generator, dt: DType, n: int) -> np.ndarray:
     """n random bit patterns of dt (0/1 for bool, which has no other valid patterns), as its storage dtype; floats
-    start with the SPECIAL_BITS patterns."""
+    start with the SPECIAL_BITS patterns.
+
+    >>> [hex(b) for b in random_bits(np.random.default_rng(0), dtypes.float16, 4).view(np.uint16)[:2]]
+    ['0x7e01', '0xfe00']
+    """
     if dt == dtypes.bool:
         return rng.random(n) < 0.5
     bits = rng.integers(0, 256, size=n * dt.itemsize, dtype=np.uint8).view(storage_np(dt))
@@ -153,7 +196,11 @@ def random_bits(rng: np.random.Generator, dt: DType, n: int) -> np.ndarray:
 
 def to_device(x: np.ndarray, dt: DType, device: str) -> Any:
     """A Tensor on `device` holding x (dt's host form) exactly. Emulated formats are uploaded as their bits and
-    bitcast, so no device arithmetic touches the inputs."""
+    bitcast, so no device arithmetic touches the inputs.
+
+    >>> from_device(to_device(np.float32([1.5, -3.0]), dtypes.bfloat16, "PYTHON")).tolist()
+    [1.5, -3.0]
+    """
     from tinygrad.tensor import Tensor
 
     if dt.np is not None:
@@ -162,7 +209,11 @@ def to_device(x: np.ndarray, dt: DType, device: str) -> Any:
 
 
 def bits_to_device(bits: np.ndarray, dt: DType, device: str) -> Any:
-    """A Tensor of dt on `device` holding these bit patterns (as produced by `random_bits` or `encode`)."""
+    """A Tensor of dt on `device` holding these bit patterns (as produced by `random_bits` or `encode`).
+
+    >>> bits_to_device(np.array([0x3F80], np.uint16), dtypes.bfloat16, "PYTHON").numpy().tolist()
+    [1.0]
+    """
     from tinygrad.tensor import Tensor
 
     t = Tensor(np.ascontiguousarray(bits), device=device)
@@ -171,7 +222,12 @@ def bits_to_device(bits: np.ndarray, dt: DType, device: str) -> Any:
 
 def from_device(t: Any) -> np.ndarray:
     """A tensor's values in its dtype's host form. Emulated formats come back as bits (a device bitcast, no
-    arithmetic) and are decoded here."""
+    arithmetic) and are decoded here.
+
+    >>> from tinygrad.tensor import Tensor
+    >>> from_device(Tensor([0.1], dtype=dtypes.fp8e4m3, device="PYTHON")).tolist()
+    [0.1015625]
+    """
     from tinygrad.tensor import Tensor
 
     dt = t.dtype
@@ -181,10 +237,19 @@ def from_device(t: Any) -> np.ndarray:
 
 
 def raw_bytes(t: Any) -> bytes:
-    """A tensor's contiguous bytes, copied out of the device as they are."""
+    """A tensor's contiguous bytes, copied out of the device as they are.
+
+    >>> from tinygrad.tensor import Tensor
+    >>> raw_bytes(Tensor([1, 2], dtype=dtypes.uint8, device="PYTHON"))
+    b'\\x01\\x02'
+    """
     return bytes(t.data())
 
 
 def storage_np_dtype(dt: DType) -> DType:
-    """The unsigned int dtype of an emulated format's width."""
+    """The unsigned int dtype of an emulated format's width.
+
+    >>> storage_np_dtype(dtypes.fp8e5m2) == dtypes.uint8
+    True
+    """
     return dtypes.uint16 if dt.itemsize == 2 else dtypes.uint8

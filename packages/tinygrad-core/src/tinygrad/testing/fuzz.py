@@ -431,6 +431,9 @@ class Program:
     dtype: str  # "f" float32, "i" int32, "b" bool
     seed: int
     steps: tuple[Step, ...]
+    # where the input comes from: "data" (a buffer), "arange" or "full" (computed in the kernel, so index
+    # math and its range analysis reach the values)
+    src: str = "data"
 
 
 def np_softmax(x: np.ndarray, axis: int) -> np.ndarray:
@@ -717,6 +720,44 @@ def _combine(c: StepCtx) -> OpResult:
     return f"{{x}} {op} {{h}}", f"{{x}} {op} {{h}}"
 
 
+@_op("iota", "fib", 2)
+def _iota(c: StepCtx) -> OpResult:
+    """Combine with an arange along one axis: the arange's values are index expressions inside the kernel, so
+    the simplifier's range analysis decides things about them."""
+    if c.ndim == 0:
+        return None
+    r = c.rnd
+    d = c.axis()
+    n = c.shape[d]
+    rs = tuple(n if i == d else 1 for i in range(c.ndim))
+    ops = {"f": ["+", "-", "*", "/", "max"], "i": ["+", "-", "*", "//", "%", "r//", "r%", "max"], "b": ["&"]}[c.dt]
+    op = r.choice(ops)
+    start, step = r.randint(-3, 3), r.choice([1, 2, 3, -1, -2])
+    if op in ("/", "//", "%"):  # the arange divides: keep it away from 0
+        start, step = r.randint(1, 4), r.choice([1, 2, 3])
+    if op in ("r//", "r%") and np.any(c.x == 0):
+        return None
+    tdt, ndt = ("dtypes.float32", "np.float32") if c.dt == "f" else ("dtypes.int32", "np.int32")
+    a_tg = f"Tensor.arange({start}, {start + n * step}, {step}, dtype={tdt}).reshape({rs})"
+    a_np = f"np.arange({start}, {start + n * step}, {step}, dtype={ndt}).reshape({rs})"
+    if c.dt == "b":
+        k = r.randint(2, 3)
+        return f"{{x}} & ({a_tg} % {k} == 0)", f"{{x}} & ({a_np} % {k} == 0)"
+    if op == "max":
+        return f"{{x}}.maximum({a_tg})", f"np.maximum({{x}}, {a_np})"
+    if op.startswith("r"):
+        return f"{a_tg} {op[1:]} {{x}}", f"{a_np} {op[1:]} {{x}}"
+    return f"{{x}} {op} {a_tg}", f"{{x}} {op} {a_np}"
+
+
+@_op("tri", "fib", 0.6)
+def _tri(c: StepCtx) -> OpResult:
+    if c.ndim < 2:
+        return None
+    f, k = c.rnd.choice(["tril", "triu"]), c.rnd.randint(-2, 2)
+    return f"{{x}}.{f}({k})", f"np.{f}({{x}}, {k})"
+
+
 # ---- movement ----
 def _factor(n: int) -> list[int]:
     out, p = [], 2
@@ -935,6 +976,9 @@ def _mean(c: StepCtx) -> OpResult:
 @_op("prod", "f", 0.4)
 def _prod(c: StepCtx) -> OpResult:
     ax, kd = _axis_arg(c), c.rnd.random() < 0.4
+    # any order of multiplication stays below this bound; past float32's range, inf * 0 = nan depends on order
+    if c.x.size and np.max(np.prod(np.maximum(np.abs(c.x.astype(np.float64)), 1.0), axis=ax)) > 1e30:
+        return None
     return f"{{x}}.prod({ax}, keepdim={kd})", f"np.prod({{x}}, axis={ax}, keepdims={kd}).astype(np.float32)"
 
 
@@ -1023,6 +1067,8 @@ def _conv2d(c: StepCtx) -> OpResult:
             f"np_conv2d({{x}}, {wt}, stride={stride}, padding={pad}, dilation={dil}, groups={groups})")  # fmt: skip
 
 
+# steps whose result hides most of what was wrong with their input
+LOSSY_OPS = {"compare", "to_bool", "anyall", "argmax", "sign", "where", "maxmin"}
 # relative to the program's largest float magnitude: how far from a jump a discontinuous op's input must be
 GUARD_TOL = 1e-4
 
@@ -1043,6 +1089,15 @@ class ResolvedProgram:
     helpers: set[str]
 
     @property
+    def taps(self) -> list[int]:
+        """Values checked besides the result: the input of the first step that loses information (a comparison
+        of a wrong value is often still right), unless that is the program's input."""
+        for i, st in enumerate(self.applied):
+            if st.op in LOSSY_OPS:
+                return [i] if i > 0 else []
+        return []
+
+    @property
     def out(self) -> int:
         return len(self.vals) - 1
 
@@ -1059,11 +1114,28 @@ class ProgramResolver:
     """Applies steps one at a time to a numpy value, fixing each step's parameters; a step that does not fit,
     fails in numpy, leaves the bounded domain or sits on a discontinuity is skipped."""
 
-    def __init__(self, shape: tuple[int, ...], dt: str, seed: int) -> None:
-        a0 = leaf_data(seed, 0, shape, dt)
-        self.r = ResolvedProgram(Program(shape, dt, seed, ()), {"a0": a0}, ["x0 = Tensor(a0)"], ["n0 = a0"], [dt], [a0],
+    def __init__(self, shape: tuple[int, ...], dt: str, seed: int, src: str = "data") -> None:
+        n = math.prod(shape)
+        if src == "arange":
+            tdt, ndt = {"f": ("dtypes.float32", "np.float32"), "i": ("dtypes.int32", "np.int32")}.get(dt, ("", ""))
+            start, step = (seed % 7) - 3, [1, 2, -1, 3][seed % 4]
+            ar_tg = f"Tensor.arange({start}, {start + n * step}, {step}, dtype={tdt or 'dtypes.int32'})"
+            ar_np = f"np.arange({start}, {start + n * step}, {step}, dtype={ndt or 'np.int32'})"
+            tg0, np0 = (f"({ar_tg} % 3 == 0)", f"({ar_np} % 3 == 0)") if dt == "b" else (ar_tg, ar_np)
+            tg0, np0 = f"{tg0}.reshape({shape})", f"{np0}.reshape({shape})"
+            leaves: dict[str, np.ndarray] = {}
+        elif src == "full":
+            v = {"f": -1.5, "i": 3, "b": True}[dt]
+            tg0, np0 = f"Tensor.full({shape}, {v!r})", f"np.full({shape}, {v!r}, dtype=np.{np.dtype(NP_DTYPES[dt]).name})"
+            leaves = {}
+        else:
+            leaves = {"a0": leaf_data(seed, 0, shape, dt)}
+            tg0, np0 = "Tensor(a0)", "a0"
+        self.ns: dict[str, Any] = {"np": np, **_NP_HELPERS, **leaves}
+        a0 = np.asarray(eval(np0, self.ns))
+        self.ns["n0"] = a0
+        self.r = ResolvedProgram(Program(shape, dt, seed, (), src), leaves, [f"x0 = {tg0}"], [f"n0 = {np0}"], [dt], [a0],
                                  _magnitude(a0), [], set())  # fmt: skip
-        self.ns: dict[str, Any] = {"np": np, **_NP_HELPERS, "a0": a0, "n0": a0}
 
     def add(self, step: Step) -> bool:
         r = self.r
@@ -1129,10 +1201,10 @@ def _magnitude(v: np.ndarray) -> float:
 
 
 def resolve_program(p: Program) -> ResolvedProgram:
-    res = ProgramResolver(p.shape, p.dtype, p.seed)
+    res = ProgramResolver(p.shape, p.dtype, p.seed, p.src)
     for s in p.steps:
         res.add(s)
-    res.r.program = Program(p.shape, p.dtype, p.seed, tuple(res.r.applied))
+    res.r.program = Program(p.shape, p.dtype, p.seed, tuple(res.r.applied), p.src)
     return res.r
 
 
@@ -1144,15 +1216,16 @@ def random_program(rnd: random.Random, max_steps: int = 8) -> ResolvedProgram:
         shape = tuple(rnd.choice([1, 2, 3, 4, 5, 6, 8]) for _ in range(rnd.choice([0, 1, 1, 2, 2, 2, 3, 3, 4])))
     while math.prod(shape) > 128:
         shape = shape[1:]
-    dt = rnd.choices("fib", weights=[0.7, 0.2, 0.1])[0]
-    res = ProgramResolver(shape, dt, rnd.getrandbits(32))
+    src = rnd.choices(["data", "arange", "full"], weights=[0.7, 0.25, 0.05])[0]
+    dt = rnd.choices("fib", weights=[0.45, 0.45, 0.1] if src == "arange" else [0.7, 0.2, 0.1])[0]
+    res = ProgramResolver(shape, dt, rnd.getrandbits(32), src)
     for _ in range(rnd.randint(1, max_steps)):
         names = [n for n, (dts, _, _) in PROGRAM_OPS.items() if res.r.dt in dts]
         weights = [PROGRAM_OPS[n][1] for n in names]
         for _attempt in range(6):
             if res.add(Step(rnd.choices(names, weights)[0], rnd.getrandbits(32))):
                 break
-    res.r.program = Program(shape, dt, res.r.program.seed, tuple(res.r.applied))
+    res.r.program = Program(shape, dt, res.r.program.seed, tuple(res.r.applied), src)
     return res.r
 
 
@@ -1172,16 +1245,25 @@ def run_program(res: ResolvedProgram) -> tuple[str, str] | None:
     ns: dict[str, Any] = {"Tensor": Tensor, "dtypes": tdtypes, "np": np, **res.leaves}
     try:
         exec("\n".join(res.tg_lines), ns)  # noqa: S102 - the fuzzer's own generated program
-        out = ns[f"x{res.out}"].numpy()
+        outs = [(res.out, ns[f"x{res.out}"].numpy())]
+        # taps are realized after the result, so the result's kernels were fused as if they were not there
+        outs += [(i, ns[f"x{i}"].numpy()) for i in res.taps]
     except Exception as e:  # noqa: BLE001 - any exception where numpy succeeded is a finding
         return f"crash:{type(e).__name__}", _short_exc(e)
-    ref = res.ref
+    for i, out in outs:
+        if (bad := compare_values(out, res.vals[i], res.scale)) is not None:
+            kind, msg = bad
+            return kind, f"x{i}: {msg}"
+    return None
+
+
+def compare_values(out: np.ndarray, ref: np.ndarray, scale: float) -> tuple[str, str] | None:
     if out.shape != ref.shape:
         return "shape", f"tinygrad gives shape {out.shape}, numpy {ref.shape}"
     if out.dtype != ref.dtype:
         return "dtype", f"tinygrad gives {out.dtype}, numpy {ref.dtype}"
     if ref.dtype == np.float32:
-        bad = ~np.isclose(out, ref, rtol=FLOAT_TOL, atol=FLOAT_TOL * res.scale, equal_nan=True)
+        bad = ~np.isclose(out, ref, rtol=FLOAT_TOL, atol=FLOAT_TOL * scale, equal_nan=True)
     else:
         bad = out != ref
     if np.any(bad):
@@ -1204,11 +1286,13 @@ def render_program_repro(res: ResolvedProgram, kind: str = "", message: str = ""
     lines += [f"{k} = {_np_literal(v)}" for k, v in res.leaves.items()]
     lines += res.tg_lines
     lines.append(f"out = x{res.out}.numpy()")
+    lines += [f"tap{i} = x{i}.numpy()" for i in res.taps]
     lines += res.np_lines
-    if res.ref.dtype == np.float32:
-        lines.append(f"np.testing.assert_allclose(out, n{res.out}, rtol={FLOAT_TOL}, atol={FLOAT_TOL * res.scale:.4g})")
-    else:
-        lines.append(f"np.testing.assert_array_equal(out, n{res.out})")
+    for name, i in [("out", res.out)] + [(f"tap{i}", i) for i in res.taps]:
+        if res.vals[i].dtype == np.float32:
+            lines.append(f"np.testing.assert_allclose({name}, n{i}, rtol={FLOAT_TOL}, atol={FLOAT_TOL * res.scale:.4g})")
+        else:
+            lines.append(f"np.testing.assert_array_equal({name}, n{i})")
     if kind:
         lines.append(f"# {kind}: {message}")
     return "\n".join(lines)
@@ -1248,7 +1332,7 @@ def shrink_program(p: Program, kind: str, budget_s: float = 120.0) -> Program:
         return cache[q]
 
     def with_steps(q: Program, steps: Sequence[Step]) -> Program:
-        return Program(q.shape, q.dtype, q.seed, tuple(steps))
+        return Program(q.shape, q.dtype, q.seed, tuple(steps), q.src)
 
     changed = True
     while changed and time.perf_counter() < deadline:
@@ -1261,7 +1345,7 @@ def shrink_program(p: Program, kind: str, budget_s: float = 120.0) -> Program:
             cands = [p.shape[:i] + p.shape[i + 1:]] + [p.shape[:i] + (v,) + p.shape[i + 1:] for v in
                                                         sorted({1, s // 2, s - 1}) if 0 < v < s]  # fmt: skip
             for shp in cands:
-                q = Program(tuple(shp), p.dtype, p.seed, p.steps)
+                q = Program(tuple(shp), p.dtype, p.seed, p.steps, p.src)
                 if fails(q):
                     p, changed = q, True
                     break
@@ -1311,5 +1395,411 @@ def fuzz_programs(n: int, seed: int, max_steps: int = 8, shrink: bool = True, ma
         rep.failures.append(f)
         if verbose:
             print(f, flush=True)
+    rep.seconds = time.perf_counter() - st
+    return rep
+
+
+# =====================================================================================================
+# opts: optimized kernels vs the unoptimized kernel, on the schedule's own buffers
+# =====================================================================================================
+
+# name, numpy inputs (f: float normals, i: small ints; an uppercase name is the Tensor of the lowercase
+# array), tinygrad expression, numpy reference (None: only kernel-vs-kernel comparisons)
+OPT_CORPUS: list[tuple[str, str, str, str | None]] = [
+    ("elementwise", "a = f(3, 4, 8); b = f(4, 1)", "(A * B).exp2() + A", "np.exp2(a * b) + a"),
+    ("sum_rows", "a = f(6, 16)", "A.sum(1)", "a.sum(1)"),
+    ("max_cols", "a = f(12, 6)", "A.max(0)", "a.max(0)"),
+    ("sum_all", "a = f(8, 12)", "A.sum()", "a.sum()"),
+    ("sum_outer_inner", "a = f(4, 6, 8)", "A.sum((0, 2))", "a.sum((0, 2))"),
+    ("matmul", "a = f(6, 8); b = f(8, 12)", "A @ B", "a @ b"),
+    ("matmul_bias_relu", "a = f(4, 6); b = f(6, 8); c = f(8)", "(A @ B + C).relu()", "np.maximum(a @ b + c, 0)"),
+    ("batched_matmul", "a = f(2, 4, 6); b = f(2, 6, 4)", "A @ B", "a @ b"),
+    ("conv2d", "x = f(1, 3, 8, 8); w = f(4, 3, 3, 3)", "X.conv2d(W, padding=1)", "np_conv2d(x, w, padding=1)"),
+    ("conv2d_strided", "x = f(2, 2, 6, 6); w = f(4, 2, 2, 2)", "X.conv2d(W, stride=2)", "np_conv2d(x, w, stride=2)"),
+    ("softmax", "a = f(4, 12)", "A.softmax(1)", "np_softmax(a, 1)"),
+    ("layernorm", "a = f(6, 8)", "(A - A.mean(1, keepdim=True)) / (A.std(1, keepdim=True) + 1)",
+     "(a - a.mean(1, keepdims=True)) / (a.std(1, ddof=1, keepdims=True) + 1)"),
+    ("cumsum", "a = f(4, 8)", "A.cumsum(1)", "np.cumsum(a, 1)"),
+    ("pad_flip_reduce", "a = f(6, 5)", "A.pad(((1, 2), (0, 3))).flip(0)[::2].sum(0)",
+     "np.pad(a, ((1, 2), (0, 3)))[::-1][::2].sum(0)"),
+    ("int_reduce", "i = n(6, 8)", "(I * 3 + I % 5).sum(1)", "(i * 3 + i % 5).sum(1).astype(np.int32)"),
+    ("argmax", "a = f(6, 8)", "A.argmax(1)", "a.argmax(1).astype(np.int32)"),
+    ("two_reduces", "a = f(4, 8)", "A.sum(1) + A.max(1)", "a.sum(1) + a.max(1)"),
+    ("getitem_where", "a = f(8, 6); b = f(4, 6)", "(A[1::2, ::-1] > 0).where(A[::2], B)",
+     "np.where(a[1::2, ::-1] > 0, a[::2], b)"),
+    ("half_sum", "a = f(4, 8)", "A.half().sum(1).float()", None),
+    ("bfloat16", "a = f(4, 8)", "(A.cast(dtypes.bfloat16) * 2).sum(1)", None),
+    ("arange_mod", "a = f(4, 6)", "A * (Tensor.arange(24).reshape(4, 6) % 5)",
+     "a * (np.arange(24).reshape(4, 6) % 5).astype(np.float32)"),
+]
+
+
+def corpus_source(name: str, seed: int) -> str:
+    """Python source defining `out`, the corpus program's result tensor, on inputs drawn from `seed`."""
+    _, setup, tg, _ = next(c for c in OPT_CORPUS if c[0] == name)
+    names = [part.split("=")[0].strip() for part in setup.split(";")]
+    return "\n".join([
+        f"g = np.random.default_rng({seed})",
+        "f = lambda *s: g.standard_normal(s).astype(np.float32)",
+        "n = lambda *s: g.integers(-20, 20, s).astype(np.int32)",
+        *(part.strip() for part in setup.split(";")),
+        *(f"{v.upper()} = Tensor({v})" for v in names),
+        f"out = {tg}",
+    ])  # fmt: skip
+
+
+def program_source(res: ResolvedProgram) -> str:
+    """Python source defining `out` as a random program's result (inputs as literals)."""
+    return "\n".join([f"{k} = {_np_literal(v)}" for k, v in res.leaves.items()] + res.tg_lines + [f"out = x{res.out}"])
+
+
+def _exec_source(src: str) -> dict[str, Any]:
+    from tinygrad import Tensor
+    from tinygrad import dtypes as tdtypes
+
+    ns: dict[str, Any] = {"np": np, "Tensor": Tensor, "dtypes": tdtypes, **_NP_HELPERS}
+    exec(src, ns)  # noqa: S102 - the fuzzer's own generated source
+    return ns
+
+
+def _axes_of(ast: UOp) -> tuple[list[UOp], list[UOp]]:
+    """(output loops, reduce loops) in axis order, as the optimizer numbers them."""
+    nodes = ast.toposort()
+    red = {r for u in nodes if u.op is Ops.REDUCE for r in u.src[1:]}
+    rngs = sorted((u for u in nodes if u.op is Ops.RANGE), key=lambda r: r.arg)
+    return [r for r in rngs if r not in red], [r for r in rngs if r in red]
+
+
+def _divisors(n: int, limit: int = 64) -> list[int]:
+    return [k for k in range(2, min(n, limit) + 1) if n % k == 0]
+
+
+def supports_thread(renderer: Any) -> bool:
+    """THREAD splits a loop kernel across CPU cores; grid renderers (PYTHON, GPUs) have no use for it."""
+    return renderer.threads > 1 and not renderer.has_global_ids
+
+
+def candidate_opts(ast: UOp, threads: bool) -> list[Any]:
+    """Every action that divides its axis: UPCAST (and THREAD when `threads`) on output axes, UNROLL on reduce
+    axes."""
+    from tinygrad.codegen.opt import Opt, OptOps
+
+    outer, red = _axes_of(ast)
+    out = []
+    for i, r in enumerate(outer):
+        for k in _divisors(r.src[0].arg):
+            out.append(Opt(OptOps.UPCAST, i, k))
+            if threads and k <= 8:
+                out.append(Opt(OptOps.THREAD, i, k))
+    for j, r in enumerate(red):
+        out += [Opt(OptOps.UNROLL, j, k) for k in _divisors(r.src[0].arg)]
+    return out
+
+
+def invalid_opt(ast: UOp, rnd: random.Random, threads: bool) -> Any:
+    """An action that must be refused: an axis that does not exist, or an amount that does not divide."""
+    from tinygrad.codegen.opt import Opt, OptOps
+
+    outer, red = _axes_of(ast)
+    op = rnd.choice([OptOps.UPCAST, OptOps.UNROLL] + ([OptOps.THREAD] if threads else []))
+    axes = outer if op is not OptOps.UNROLL else red
+    if not axes or rnd.random() < 0.3:
+        return Opt(op, len(axes) + rnd.randint(0, 2), 2)
+    i = rnd.randrange(len(axes))
+    n = axes[i].src[0].arg
+    return Opt(op, i, rnd.choice([k for k in range(2, n) if n % k] + [n + 1, 2 * n + 1, 1, 0]))
+
+
+def run_kernel_with_opts(si: Any, opts: list[Any] | None, poison: int = 0xA5) -> np.ndarray:
+    """Compile si's kernel with `opts` (None: the hand-coded ones), run it on si's buffers with the output
+    poisoned first (elements the kernel fails to write keep the poison), and return the output's raw values.
+    Inputs are whatever the buffers hold: run the schedule's earlier items first."""
+    from tinygrad.codegen import get_program
+    from tinygrad.device import Device
+
+    dev = Device[si.bufs[0].device]
+    spec = get_program(si.ast, dev.renderer, opts=opts)
+    prg = dev.runtime(spec.name, dev.compiler.compile_cached(spec.src))
+    out = si.bufs[0]
+    out.copyin(memoryview(bytes([poison]) * out.nbytes))
+    prg(*[b.opaque for b in si.bufs], global_size=spec.global_size, local_size=spec.local_size, wait=True)
+    raw = np.frombuffer(out.as_bytes(), dtype=np.uint8)
+    npdt = out.dtype.np
+    return raw.copy() if npdt is None else raw.view(npdt).copy()
+
+
+def compare_kernel_outputs(got: np.ndarray, base: np.ndarray) -> str | None:
+    """None if equal: floats within a reassociation tolerance (NaN matches NaN), everything else bit-exact."""
+    if got.dtype.kind == "f":
+        scale = float(np.max(np.abs(base[np.isfinite(base)]), initial=1.0))
+        bad = ~np.isclose(got.astype(np.float64), base.astype(np.float64), rtol=1e-4, atol=1e-5 * scale,
+                          equal_nan=True)  # fmt: skip
+    else:
+        bad = got.view(np.uint8) != base.view(np.uint8) if got.dtype == np.bool_ else got != base
+    if np.any(bad):
+        i = int(np.argwhere(bad)[0][0])
+        return (f"{int(np.sum(bad))}/{bad.size} elements differ; at [{i}]: got {got[i].item()!r}, "
+                f"unoptimized {base[i].item()!r}")  # fmt: skip
+    return None
+
+
+@dataclass
+class KernelCase:
+    """One kernel of a corpus program, with its unoptimized output, and the source to rebuild it."""
+
+    label: str
+    source: str  # python defining `out`
+    index: int  # position in out's schedule
+    si: Any
+    base: np.ndarray
+    program: Program | None = None  # for kernels of random programs: what shrinking can cut down
+
+
+def _opts_src(opts: list[Any]) -> str:
+    return "[" + ", ".join(f"Opt(OptOps.{o.op.name}, {o.axis}, {o.arg})" for o in opts) + "]"
+
+
+def render_opts_repro(case: KernelCase, opts: list[Any] | None, message: str) -> str:
+    return "\n".join([
+        "import numpy as np",
+        "",
+        "from tinygrad import Tensor, dtypes",
+        "from tinygrad.codegen.opt import Opt, OptOps",
+        "from tinygrad.engine.realize import run_schedule",
+        "from tinygrad.testing.fuzz import compare_kernel_outputs, run_kernel_with_opts",
+        "",
+        case.source,
+        "sched = out.schedule()",
+        f"run_schedule(sched[:{case.index}])  # the kernels before this one fill its inputs",
+        f"si = sched[{case.index}]",
+        "base = run_kernel_with_opts(si, [])",
+        f"got = run_kernel_with_opts(si, {'None' if opts is None else _opts_src(opts)})",
+        "assert compare_kernel_outputs(got, base) is None, compare_kernel_outputs(got, base)",
+        f"# {message}",
+    ])  # fmt: skip
+
+
+def check_opts(case: KernelCase, opts: list[Any] | None) -> tuple[str, str] | None:
+    """(kind, message) if the kernel with `opts` crashes or disagrees with the unoptimized one; an action list
+    that does not apply (OptError) is fine."""
+    from tinygrad.codegen.opt import OptError
+
+    try:
+        got = run_kernel_with_opts(case.si, opts)
+    except OptError:
+        return None
+    except Exception as e:  # noqa: BLE001 - a valid action list must compile and run
+        return f"crash:{type(e).__name__}", _short_exc(e)
+    finally:
+        # later kernels read this output: put the unoptimized result back
+        case.si.bufs[0].copyin(memoryview(case.base.view(np.uint8).tobytes()))
+    if (msg := compare_kernel_outputs(got, case.base)) is not None:
+        return "mismatch", msg
+    return None
+
+
+def shrink_opts(case: KernelCase, opts: list[Any], kind: str) -> list[Any]:
+    """Fewest actions (then smallest amounts) that still fail with `kind`."""
+    from tinygrad.codegen.opt import Opt
+
+    def fails(o: list[Any]) -> bool:
+        r = check_opts(case, o)
+        return r is not None and r[0] == kind
+
+    opts = _ddmin(list(opts), fails)
+    for i, o in enumerate(list(opts)):
+        for k in _divisors(o.arg)[:-1]:
+            cand = opts[:i] + [Opt(o.op, o.axis, k)] + opts[i + 1:]
+            if fails(cand):
+                opts = cand
+                break
+    return opts
+
+
+def _program_kernels(source: str) -> list[Any]:
+    """The kernels of `out`'s schedule as KernelCases, run in order with no actions so each has its inputs."""
+    from tinygrad.engine.realize import run_schedule
+
+    cases = []
+    for idx, si in enumerate(_exec_source(source)["out"].schedule()):
+        if not si.is_kernel:
+            run_schedule([si])
+            continue
+        cases.append(KernelCase("", source, idx, si, run_kernel_with_opts(si, [])))
+    return cases
+
+
+def shrink_opts_program(p: Program, opts: list[Any], kind: str, budget_s: float = 120.0) -> tuple[Program, int]:
+    """The smallest random program one of whose kernels still fails with `opts` the same way; returns it and the
+    failing kernel's schedule position."""
+    deadline = time.perf_counter() + budget_s
+    found: dict[Program, int | None] = {}
+
+    def failing_kernel(q: Program) -> int | None:
+        if q not in found:
+            found[q] = None
+            if time.perf_counter() < deadline:
+                res = resolve_program(q)
+                try:
+                    for c in _program_kernels(program_source(res)) if res.applied else []:
+                        if (r := check_opts(c, opts)) is not None and r[0] == kind:
+                            found[q] = c.index
+                            break
+                except Exception:  # noqa: BLE001 - a candidate whose unoptimized kernels fail is another bug
+                    pass
+        return found[q]
+
+    def with_steps(q: Program, steps: Sequence[Step]) -> Program:
+        return Program(q.shape, q.dtype, q.seed, tuple(steps), q.src)
+
+    steps = _ddmin(list(p.steps), lambda st: failing_kernel(with_steps(p, st)) is not None)
+    p = with_steps(p, steps)
+    for i in range(len(p.shape)):
+        for v in (1, p.shape[i] // 2):
+            q = Program(p.shape[:i] + (v,) + p.shape[i + 1:], p.dtype, p.seed, p.steps, p.src)
+            if 0 < v < p.shape[i] and failing_kernel(q) is not None:
+                p = q
+                break
+    p = resolve_program(p).program
+    return p, failing_kernel(p) if failing_kernel(p) is not None else -1
+
+
+def random_opts(ast: UOp, rnd: random.Random, threads: bool, max_len: int) -> list[Any]:
+    """A list of up to max_len actions, each valid on the kernel the previous ones made."""
+    from tinygrad.codegen.opt import OptError, apply_opt
+
+    cur, opts = ast, []
+    for _ in range(rnd.randint(1, max_len)):
+        if not (cands := candidate_opts(cur, threads)):
+            break
+        o = rnd.choice(cands)
+        try:
+            cur = apply_opt(cur, o)
+        except OptError:
+            continue
+        opts.append(o)
+    return opts
+
+
+class _OptsSession:
+    def __init__(self, rep: FuzzReport, rnd: random.Random, threads: bool, shrink: bool, verbose: bool) -> None:
+        self.rep, self.rnd, self.threads, self.shrink, self.verbose = rep, rnd, threads, shrink, verbose
+        self.cases: list[KernelCase] = []
+
+    def fail(self, case: KernelCase, opts: list[Any] | None, res: tuple[str, str]) -> None:
+        kind, msg = res
+        if self.shrink and opts and (kind == "mismatch" or kind.startswith("crash")):
+            opts = shrink_opts(case, opts, kind)
+            if (res2 := check_opts(case, opts)) is not None:
+                kind, msg = res2
+            if case.program is not None:
+                small, idx = shrink_opts_program(case.program, opts, kind)
+                src = program_source(resolve_program(small))
+                if idx >= 0 and (c2 := next((c for c in _program_kernels(src) if c.index == idx), None)) is not None:
+                    c2.label, c2.program = case.label, small
+                    case, opts = c2, shrink_opts(c2, opts, kind)
+                    if (res2 := check_opts(case, opts)) is not None:
+                        kind, msg = res2
+        what = "hand-coded actions" if opts is None else _opts_src(opts)
+        f = Failure("opts", kind, f"{case.label} kernel {case.index} with {what}: {msg}",
+                    render_opts_repro(case, opts, msg), len(self.cases))  # fmt: skip
+        self.rep.failures.append(f)
+        if self.verbose:
+            print(f, flush=True)
+
+    def load(self, label: str, source: str, individual: bool, program: Program | None = None) -> list[np.ndarray | None]:
+        """Run the program's schedule kernel by kernel, checking each kernel's actions; returns the unoptimized
+        outputs (None for copies)."""
+        from tinygrad.codegen.opt import OptError, apply_opt
+        from tinygrad.engine.realize import run_schedule
+
+        sched = _exec_source(source)["out"].schedule()
+        outs: list[np.ndarray | None] = []
+        for idx, si in enumerate(sched):
+            if not si.is_kernel:
+                run_schedule([si])
+                outs.append(None)
+                continue
+            try:
+                base = run_kernel_with_opts(si, [])
+            except Exception as e:  # noqa: BLE001
+                case = KernelCase(label, source, idx, si, np.zeros(0))
+                self.rep.failures.append(Failure("opts", f"crash:{type(e).__name__}", f"{label} kernel {idx} "
+                                                 f"unoptimized: {_short_exc(e)}", render_opts_repro(case, [], "")))
+                return outs
+            case = KernelCase(label, source, idx, si, base, program)
+            self.cases.append(case)
+            outs.append(base)
+            self.rep.cases += 1
+            self.rep.checks += 1
+            if (res := check_opts(case, None)) is not None:
+                self.fail(case, None, res)
+            for o in candidate_opts(si.ast, self.threads) if individual else []:
+                self.rep.checks += 1
+                if (res := check_opts(case, [o])) is not None:
+                    self.fail(case, [o], res)
+            for _ in range(3):  # an action that cannot apply must say so with OptError
+                bad = invalid_opt(si.ast, self.rnd, self.threads)
+                self.rep.checks += 1
+                try:
+                    apply_opt(si.ast, bad)
+                except OptError:
+                    continue
+                except Exception as e:  # noqa: BLE001
+                    self.fail(case, [bad], ("invalid-opt-crash", f"{bad} raised {_short_exc(e)}, not OptError"))
+                    continue
+                self.fail(case, [bad], ("invalid-opt-accepted", f"{bad} was applied instead of raising OptError"))
+        return outs
+
+
+def fuzz_opts(n: int, seed: int, individual: bool = True, programs: int = 0, max_len: int = 4, shrink: bool = True,
+              time_limit_s: float | None = None, corpus: Sequence[str] | None = None,
+              verbose: bool = False) -> FuzzReport:  # fmt: skip
+    """Optimizer fuzzing on the default device. The kernels are those of the OPT_CORPUS programs (or the named
+    subset) plus `programs` random programs. Each kernel is checked with its hand-coded actions, with every
+    single valid action (if `individual`) and with invalid ones (they must raise OptError); then n random
+    action lists in total are spread over all kernels. Everything is compared with the unoptimized kernel on
+    the same buffers; corpus results are also compared with numpy."""
+    from tinygrad.device import Device
+
+    rep = FuzzReport("opts", seed)
+    st = time.perf_counter()
+    rnd = random.Random(seed)
+    sess = _OptsSession(rep, rnd, supports_thread(Device[Device.DEFAULT].renderer), shrink, verbose)
+
+    def out_of_time() -> bool:
+        return time_limit_s is not None and time.perf_counter() - st > time_limit_s
+
+    for name, setup, _, npx in OPT_CORPUS:
+        if (corpus is not None and name not in corpus) or out_of_time():
+            continue
+        source = corpus_source(name, rnd.getrandbits(32))
+        outs = sess.load(name, source, individual)
+        if npx is None or not outs or outs[-1] is None:
+            continue
+        ns = _exec_source(source.rsplit("\nout =", 1)[0])
+        ref = np.asarray(eval(npx, {"np": np, **_NP_HELPERS, **ns}))
+        got = outs[-1]
+        rep.checks += 1
+        ref = ref.astype(got.dtype) if ref.dtype.kind == got.dtype.kind else ref
+        if got.size != ref.size or (msg := compare_values(got.reshape(ref.shape), ref, _magnitude(ref))) is not None:
+            msg = "sizes differ" if got.size != ref.size else msg
+            rep.failures.append(Failure("opts", "reference", f"{name}: unoptimized kernels disagree with numpy: {msg}",
+                                        source))  # fmt: skip
+    for _ in range(programs):
+        if out_of_time():
+            break
+        res = random_program(rnd)
+        if res.applied:
+            sess.load("random program", program_source(res), individual, res.program)
+    for _ in range(n if sess.cases else 0):
+        if out_of_time():
+            break
+        case = rnd.choice(sess.cases)
+        if not (opts := random_opts(case.si.ast, rnd, sess.threads, max_len)):
+            continue
+        rep.checks += 1
+        if (res2 := check_opts(case, opts)) is not None:
+            sess.fail(case, opts, res2)
     rep.seconds = time.perf_counter() - st
     return rep

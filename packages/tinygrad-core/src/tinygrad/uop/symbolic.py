@@ -98,8 +98,9 @@ def _fold_divmod(x: UOp, c: int, is_mod: bool) -> UOp | None:
 
 
 def _bounds_to_const(root: UOp) -> UOp | None:
-    """A comparison whose operand ranges decide it is a constant."""
-    if root.dtype != dtypes.bool:
+    """A comparison whose operand ranges decide it is a constant (integer operands only: float ranges can hold
+    NaN, for which every comparison is False)."""
+    if root.dtype != dtypes.bool or any(dtypes.is_float(s.dtype) for s in root.src):
         return None
     lo, hi = root.vmin, root.vmax
     return UOp.const(dtypes.bool, lo) if lo == hi else None
