@@ -40,6 +40,8 @@ def tensor_names() -> list[str]:
 
 # names whose issue is still open: multi-device sharding is issue 11
 KNOWN_GAPS = {"shard", "shard_"}
+# symbolic shapes (Variable) belong to issue 5, still open
+TOP_LEVEL_GAPS = {"Variable"}
 
 
 def test_every_tensor_name_exists():
@@ -53,7 +55,8 @@ def test_top_level_imports():
     text = api_text()
     line = re.search(r"Top-level imports: `from tinygrad import ([^`]+)`", text)
     assert line is not None
-    missing = [n.strip() for n in line.group(1).split(",") if not hasattr(tinygrad, n.strip())]
+    missing = [n.strip() for n in line.group(1).split(",") if not hasattr(tinygrad, n.strip())
+               and n.strip() not in TOP_LEVEL_GAPS]
     assert not missing, f"tinygrad lacks {missing}"
 
 

@@ -659,7 +659,6 @@ def test_composite_math_fuses_into_one_kernel():
 # ---- core bugs found while writing these methods ----
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: range analysis folds comparisons on a where() with a nan constant")
 def test_bug_nan_constant_in_where_breaks_comparisons():
     x = Tensor([-1.0, 2.0])
     y = (x > 0).where(math.nan, x)  # [-1, nan]

@@ -33,14 +33,8 @@ DOCS = REPO / "docs" / "backends.md"
 
 # ---- the conformance suite, on whichever device DEV selects ----
 
-# known bugs of core's PYTHON device (runtime/ops_python.py): its truncating division takes abs() in the operand
-# dtype, which overflows for the dtype's minimum (abs(int8 -128) == -128), so e.g. int8 -128 // 7 gives 18
-PYTHON_KNOWN = {
-    f"test_alu[{op}-{dt}]": "BUG (PYTHON device): IDIV/MOD of the dtype's minimum value overflow in abs()"
-    for op in ("IDIV", "MOD")
-    for dt in ("char", "short", "int", "long")
-}
-KNOWN_FAILURES = {"PYTHON": PYTHON_KNOWN}
+# known core bugs per device (none open right now; entries are strict xfails)
+KNOWN_FAILURES: dict[str, dict[str, str]] = {}
 
 globals().update(conformance_tests(None, known_failures=KNOWN_FAILURES.get(Device.DEFAULT.split(":")[0], {})))
 

@@ -475,8 +475,10 @@ class Tensor(CreationMixin, MathMixin, MovementMixin, ReduceMixin, NNMixin, Lina
             buffers[buf] = Buffer(dev, n, dt, opaque=mem)
             return Tensor(buf.reshape(tuple(shape)))
         data = bytes((ctypes.c_uint8 * (n * dt.itemsize)).from_address(ptr))
-        return Tensor(data, device=dev).bitcast(dt).reshape(shape) if dt != dtypes.uint8 else \
-            Tensor(data, device=dev).reshape(shape)  # fmt: skip
+        if dt.np is not None:
+            return Tensor(np.frombuffer(data, dtype=dt.np).reshape(shape), device=dev)
+        bits = np.frombuffer(data, dtype=np.uint16 if dt.itemsize == 2 else np.uint8)
+        return Tensor(bits.reshape(shape), device=dev).bitcast(dt)
 
     @staticmethod
     def from_url(url: str, gunzip: bool = False, **kwargs: Any) -> Tensor:

@@ -21,6 +21,7 @@ programs, opt-list minimization for kernels) and reported as Python source that 
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import random
 import sys
@@ -33,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad.dtype import DType, dtypes
+from tinygrad.dtype import dtypes
 from tinygrad.uop.ops import Ops, UOp
 
 
@@ -244,7 +245,10 @@ def check_index_expr(u: UOp, env: dict[UOp, np.ndarray]) -> tuple[str, str] | No
     if (bad := np.nonzero(exp != act)[0]).size:
         i = int(bad[0])
         pt = {f"r{r.arg}": int(v[i]) for r, v in env.items()}
-        return "mismatch", f"at {pt}: expected {exp[i].item()!r}, simplify gives {act[i].item()!r}; simplified: {render_uop(s)}"
+        return (
+            "mismatch",
+            f"at {pt}: expected {exp[i].item()!r}, simplify gives {act[i].item()!r}; simplified: {render_uop(s)}",
+        )
     for root, vals in ((u, ref), (s, got)):
         for n, v in vals.items():
             if n.op is Ops.CONST or n.dtype not in (IDX, dtypes.bool):
@@ -276,17 +280,22 @@ def render_uop(u: UOp) -> str:
 
 
 def render_symbolic_repro(u: UOp, kind: str, message: str) -> str:
+    rngs = _ranges_of(u)
     lines = [
+        "import random",
+        "",
         "from tinygrad.dtype import dtypes",
+        "from tinygrad.testing.fuzz import check_index_expr, sample_points",
         "from tinygrad.uop.ops import Ops, UOp",
         "from tinygrad.uop.symbolic import simplify",
         "",
     ]
-    for r in _ranges_of(u):
+    for r in rngs:
         lines.append(f"r{r.arg} = UOp(Ops.RANGE, dtypes.index, (UOp.const(dtypes.index, {r.src[0].arg}),), {r.arg})")
     lines.append(f"expr = {render_uop(u)}")
     lines.append("print(simplify(expr))")
-    lines.append(f"# {kind}: {message}")
+    pts = f"sample_points([{', '.join(f'r{r.arg}' for r in rngs)}], random.Random(0), 256, 4096)"
+    lines.append(f"assert check_index_expr(expr, {pts}) is None  # {kind}: {message}")
     return "\n".join(lines)
 
 
@@ -377,6 +386,7 @@ def fuzz_symbolic(n: int, seed: int, depth: int = 5, var_divisors: bool = False,
             continue
         kind, msg = res
         if shrink:
+
             def fails(e: UOp, kind: str = kind) -> bool:
                 r = check_index_expr(e, sample_points(_ranges_of(e), random.Random(0), 256, 4096))
                 return r is not None and r[0] == kind
@@ -434,6 +444,7 @@ class Program:
     # where the input comes from: "data" (a buffer), "arange" or "full" (computed in the kernel, so index
     # math and its range analysis reach the values)
     src: str = "data"
+    max_numel: int = MAX_NUMEL  # steps making values larger than this are skipped
 
 
 def np_softmax(x: np.ndarray, axis: int) -> np.ndarray:
@@ -533,7 +544,7 @@ class StepCtx:
         r = self.rnd
         shp = [1 if r.random() < 0.3 else s for s in self.shape]
         if shp and r.random() < 0.25:
-            shp = shp[r.randint(0, len(shp)):]
+            shp = shp[r.randint(0, len(shp)) :]
         shp = [r.randint(2, 3) if s == 1 and r.random() < 0.15 else s for s in shp]
         if r.random() < 0.08:
             shp = [r.randint(2, 3)] + shp
@@ -1114,7 +1125,9 @@ class ProgramResolver:
     """Applies steps one at a time to a numpy value, fixing each step's parameters; a step that does not fit,
     fails in numpy, leaves the bounded domain or sits on a discontinuity is skipped."""
 
-    def __init__(self, shape: tuple[int, ...], dt: str, seed: int, src: str = "data") -> None:
+    def __init__(self, shape: tuple[int, ...], dt: str, seed: int, src: str = "data",
+                 max_numel: int = MAX_NUMEL) -> None:  # fmt: skip
+        self.max_numel = max_numel
         n = math.prod(shape)
         if src == "arange":
             tdt, ndt = {"f": ("dtypes.float32", "np.float32"), "i": ("dtypes.int32", "np.int32")}.get(dt, ("", ""))
@@ -1126,7 +1139,10 @@ class ProgramResolver:
             leaves: dict[str, np.ndarray] = {}
         elif src == "full":
             v = {"f": -1.5, "i": 3, "b": True}[dt]
-            tg0, np0 = f"Tensor.full({shape}, {v!r})", f"np.full({shape}, {v!r}, dtype=np.{np.dtype(NP_DTYPES[dt]).name})"
+            tg0, np0 = (
+                f"Tensor.full({shape}, {v!r})",
+                f"np.full({shape}, {v!r}, dtype=np.{np.dtype(NP_DTYPES[dt]).name})",
+            )
             leaves = {}
         else:
             leaves = {"a0": leaf_data(seed, 0, shape, dt)}
@@ -1134,8 +1150,8 @@ class ProgramResolver:
         self.ns: dict[str, Any] = {"np": np, **_NP_HELPERS, **leaves}
         a0 = np.asarray(eval(np0, self.ns))
         self.ns["n0"] = a0
-        self.r = ResolvedProgram(Program(shape, dt, seed, (), src), leaves, [f"x0 = {tg0}"], [f"n0 = {np0}"], [dt], [a0],
-                                 _magnitude(a0), [], set())  # fmt: skip
+        prog = Program(shape, dt, seed, (), src, max_numel)
+        self.r = ResolvedProgram(prog, leaves, [f"x0 = {tg0}"], [f"n0 = {np0}"], [dt], [a0], _magnitude(a0), [], set())
 
     def add(self, step: Step) -> bool:
         r = self.r
@@ -1171,7 +1187,7 @@ class ProgramResolver:
                 return False
         if v.dtype not in _NP_TO_CODE:
             raise RuntimeError(f"fuzz op {step.op}: numpy reference {np_src!r} gives {v.dtype}, not a fuzzed dtype")
-        if v.size > MAX_NUMEL or v.ndim > 6:
+        if v.size > self.max_numel or v.ndim > 6:
             return False
         if v.size == 0 and r.vals[cur].size and step.seed % 8:  # empty tensors: an edge case, kept now and then
             return False
@@ -1201,31 +1217,40 @@ def _magnitude(v: np.ndarray) -> float:
 
 
 def resolve_program(p: Program) -> ResolvedProgram:
-    res = ProgramResolver(p.shape, p.dtype, p.seed, p.src)
+    res = ProgramResolver(p.shape, p.dtype, p.seed, p.src, p.max_numel)
     for s in p.steps:
         res.add(s)
-    res.r.program = Program(p.shape, p.dtype, p.seed, tuple(res.r.applied), p.src)
+    res.r.program = Program(p.shape, p.dtype, p.seed, tuple(res.r.applied), p.src, p.max_numel)
     return res.r
 
 
-def random_program(rnd: random.Random, max_steps: int = 8) -> ResolvedProgram:
-    """A program of 1..max_steps applied steps on a random input (shape, dtype, data)."""
+def random_program(rnd: random.Random, max_steps: int = 8, big: bool = False) -> ResolvedProgram:
+    """A program of 1..max_steps applied steps on a random input (shape, dtype, data). `big` programs have
+    inputs of up to 4096 elements and values of up to 64 times that (for devices without a per-kernel cost:
+    the optimizer's heuristics only act on larger kernels)."""
     if rnd.random() < 0.12:  # image-like, so convolutions come up
-        shape: tuple[int, ...] = (rnd.randint(1, 2), rnd.randint(1, 4), rnd.randint(2, 6), rnd.randint(2, 6))
+        k = 4 if big else 1
+        shape: tuple[int, ...] = (
+            rnd.randint(1, 2),
+            rnd.randint(1, 4 * k),
+            rnd.randint(2, 6 * k),
+            rnd.randint(2, 6 * k),
+        )
     else:
-        shape = tuple(rnd.choice([1, 2, 3, 4, 5, 6, 8]) for _ in range(rnd.choice([0, 1, 1, 2, 2, 2, 3, 3, 4])))
-    while math.prod(shape) > 128:
+        dims = [1, 2, 3, 4, 5, 6, 8] + ([12, 16, 32, 64, 7] if big else [])
+        shape = tuple(rnd.choice(dims) for _ in range(rnd.choice([0, 1, 1, 2, 2, 2, 3, 3, 4])))
+    while math.prod(shape) > (4096 if big else 128):
         shape = shape[1:]
     src = rnd.choices(["data", "arange", "full"], weights=[0.7, 0.25, 0.05])[0]
     dt = rnd.choices("fib", weights=[0.45, 0.45, 0.1] if src == "arange" else [0.7, 0.2, 0.1])[0]
-    res = ProgramResolver(shape, dt, rnd.getrandbits(32), src)
+    res = ProgramResolver(shape, dt, rnd.getrandbits(32), src, MAX_NUMEL * 128 if big else MAX_NUMEL)
     for _ in range(rnd.randint(1, max_steps)):
         names = [n for n, (dts, _, _) in PROGRAM_OPS.items() if res.r.dt in dts]
         weights = [PROGRAM_OPS[n][1] for n in names]
         for _attempt in range(6):
             if res.add(Step(rnd.choices(names, weights)[0], rnd.getrandbits(32))):
                 break
-    res.r.program = Program(shape, dt, res.r.program.seed, tuple(res.r.applied), src)
+    res.r.program = Program(shape, dt, res.r.program.seed, tuple(res.r.applied), src, res.max_numel)
     return res.r
 
 
@@ -1240,7 +1265,8 @@ def _short_exc(e: BaseException) -> str:
 def run_program(res: ResolvedProgram) -> tuple[str, str] | None:
     """Run the tinygrad side on the default device; (kind, message) where it disagrees with numpy. kinds:
     crash:<Exception>, shape, dtype, mismatch."""
-    from tinygrad import Tensor, dtypes as tdtypes
+    from tinygrad import Tensor
+    from tinygrad import dtypes as tdtypes
 
     ns: dict[str, Any] = {"Tensor": Tensor, "dtypes": tdtypes, "np": np, **res.leaves}
     try:
@@ -1290,7 +1316,9 @@ def render_program_repro(res: ResolvedProgram, kind: str = "", message: str = ""
     lines += res.np_lines
     for name, i in [("out", res.out)] + [(f"tap{i}", i) for i in res.taps]:
         if res.vals[i].dtype == np.float32:
-            lines.append(f"np.testing.assert_allclose({name}, n{i}, rtol={FLOAT_TOL}, atol={FLOAT_TOL * res.scale:.4g})")
+            lines.append(
+                f"np.testing.assert_allclose({name}, n{i}, rtol={FLOAT_TOL}, atol={FLOAT_TOL * res.scale:.4g})"
+            )
         else:
             lines.append(f"np.testing.assert_array_equal({name}, n{i})")
     if kind:
@@ -1304,7 +1332,7 @@ def _ddmin(items: list[Any], test: Callable[[list[Any]], bool]) -> list[Any]:
     while len(items) >= 2:
         chunk = math.ceil(len(items) / n)
         for i in range(0, len(items), chunk):
-            comp = items[:i] + items[i + chunk:]
+            comp = items[:i] + items[i + chunk :]
             if test(comp):
                 items, n = comp, max(n - 1, 2)
                 break
@@ -1315,6 +1343,10 @@ def _ddmin(items: list[Any], test: Callable[[list[Any]], bool]) -> list[Any]:
     if len(items) == 1 and test([]):
         return []
     return items
+
+
+def _fails_with_steps(fails: Callable[[Program], bool], p: Program, steps: list[Step]) -> bool:
+    return fails(Program(p.shape, p.dtype, p.seed, tuple(steps), p.src, p.max_numel))
 
 
 def shrink_program(p: Program, kind: str, budget_s: float = 120.0) -> Program:
@@ -1332,12 +1364,12 @@ def shrink_program(p: Program, kind: str, budget_s: float = 120.0) -> Program:
         return cache[q]
 
     def with_steps(q: Program, steps: Sequence[Step]) -> Program:
-        return Program(q.shape, q.dtype, q.seed, tuple(steps), q.src)
+        return Program(q.shape, q.dtype, q.seed, tuple(steps), q.src, q.max_numel)
 
     changed = True
     while changed and time.perf_counter() < deadline:
         changed = False
-        steps = _ddmin(list(p.steps), lambda s: fails(with_steps(p, s)))
+        steps = _ddmin(list(p.steps), functools.partial(_fails_with_steps, fails, p))
         if len(steps) < len(p.steps):
             p, changed = with_steps(p, steps), True
         for i in range(len(p.shape)):
@@ -1345,7 +1377,7 @@ def shrink_program(p: Program, kind: str, budget_s: float = 120.0) -> Program:
             cands = [p.shape[:i] + p.shape[i + 1:]] + [p.shape[:i] + (v,) + p.shape[i + 1:] for v in
                                                         sorted({1, s // 2, s - 1}) if 0 < v < s]  # fmt: skip
             for shp in cands:
-                q = Program(tuple(shp), p.dtype, p.seed, p.steps, p.src)
+                q = Program(tuple(shp), p.dtype, p.seed, p.steps, p.src, p.max_numel)
                 if fails(q):
                     p, changed = q, True
                     break
@@ -1357,7 +1389,7 @@ def shrink_program(p: Program, kind: str, budget_s: float = 120.0) -> Program:
         cur_len = len("\n".join(resolve_program(p).tg_lines))
         for i, st in enumerate(p.steps):
             for sd in range(8):
-                q = with_steps(p, p.steps[:i] + (Step(st.op, sd),) + p.steps[i + 1:])
+                q = with_steps(p, p.steps[:i] + (Step(st.op, sd),) + p.steps[i + 1 :])
                 if len("\n".join(resolve_program(q).tg_lines)) < cur_len and fails(q):
                     p, changed = q, True
                     break
@@ -1366,18 +1398,18 @@ def shrink_program(p: Program, kind: str, budget_s: float = 120.0) -> Program:
     return resolve_program(p).program
 
 
-def fuzz_programs(n: int, seed: int, max_steps: int = 8, shrink: bool = True, max_shrinks: int = 3,
-                  shrink_budget_s: float = 120.0, time_limit_s: float | None = None,
-                  verbose: bool = False) -> FuzzReport:  # fmt: skip
+def fuzz_programs(n: int, seed: int, max_steps: int = 8, big: bool = False, shrink: bool = True,
+                  max_shrinks: int = 3, shrink_budget_s: float = 120.0, time_limit_s: float | None = None,
+                  verbose: bool = False, max_failures: int = 50) -> FuzzReport:  # fmt: skip
     """Run n random programs (seeded) on the default device against numpy."""
     rep = FuzzReport("programs", seed)
     st = time.perf_counter()
     rnd = random.Random(seed)
     shrunk = 0
     for case in range(n):
-        if time_limit_s is not None and time.perf_counter() - st > time_limit_s:
+        if (time_limit_s is not None and time.perf_counter() - st > time_limit_s) or len(rep.failures) >= max_failures:
             break
-        res = random_program(rnd, max_steps)
+        res = random_program(rnd, max_steps, big)
         rep.cases += 1
         if not res.applied:
             rep.skipped += 1
@@ -1417,20 +1449,36 @@ OPT_CORPUS: list[tuple[str, str, str, str | None]] = [
     ("conv2d", "x = f(1, 3, 8, 8); w = f(4, 3, 3, 3)", "X.conv2d(W, padding=1)", "np_conv2d(x, w, padding=1)"),
     ("conv2d_strided", "x = f(2, 2, 6, 6); w = f(4, 2, 2, 2)", "X.conv2d(W, stride=2)", "np_conv2d(x, w, stride=2)"),
     ("softmax", "a = f(4, 12)", "A.softmax(1)", "np_softmax(a, 1)"),
-    ("layernorm", "a = f(6, 8)", "(A - A.mean(1, keepdim=True)) / (A.std(1, keepdim=True) + 1)",
-     "(a - a.mean(1, keepdims=True)) / (a.std(1, ddof=1, keepdims=True) + 1)"),
+    (
+        "layernorm",
+        "a = f(6, 8)",
+        "(A - A.mean(1, keepdim=True)) / (A.std(1, keepdim=True) + 1)",
+        "(a - a.mean(1, keepdims=True)) / (a.std(1, ddof=1, keepdims=True) + 1)",
+    ),
     ("cumsum", "a = f(4, 8)", "A.cumsum(1)", "np.cumsum(a, 1)"),
-    ("pad_flip_reduce", "a = f(6, 5)", "A.pad(((1, 2), (0, 3))).flip(0)[::2].sum(0)",
-     "np.pad(a, ((1, 2), (0, 3)))[::-1][::2].sum(0)"),
+    (
+        "pad_flip_reduce",
+        "a = f(6, 5)",
+        "A.pad(((1, 2), (0, 3))).flip(0)[::2].sum(0)",
+        "np.pad(a, ((1, 2), (0, 3)))[::-1][::2].sum(0)",
+    ),
     ("int_reduce", "i = n(6, 8)", "(I * 3 + I % 5).sum(1)", "(i * 3 + i % 5).sum(1).astype(np.int32)"),
     ("argmax", "a = f(6, 8)", "A.argmax(1)", "a.argmax(1).astype(np.int32)"),
     ("two_reduces", "a = f(4, 8)", "A.sum(1) + A.max(1)", "a.sum(1) + a.max(1)"),
-    ("getitem_where", "a = f(8, 6); b = f(4, 6)", "(A[1::2, ::-1] > 0).where(A[::2], B)",
-     "np.where(a[1::2, ::-1] > 0, a[::2], b)"),
+    (
+        "getitem_where",
+        "a = f(8, 6); b = f(4, 6)",
+        "(A[1::2, ::-1] > 0).where(A[::2], B)",
+        "np.where(a[1::2, ::-1] > 0, a[::2], b)",
+    ),
     ("half_sum", "a = f(4, 8)", "A.half().sum(1).float()", None),
     ("bfloat16", "a = f(4, 8)", "(A.cast(dtypes.bfloat16) * 2).sum(1)", None),
-    ("arange_mod", "a = f(4, 6)", "A * (Tensor.arange(24).reshape(4, 6) % 5)",
-     "a * (np.arange(24).reshape(4, 6) % 5).astype(np.float32)"),
+    (
+        "arange_mod",
+        "a = f(4, 6)",
+        "A * (Tensor.arange(24).reshape(4, 6) % 5)",
+        "a * (np.arange(24).reshape(4, 6) % 5).astype(np.float32)",
+    ),
 ]
 
 
@@ -1609,7 +1657,7 @@ def shrink_opts(case: KernelCase, opts: list[Any], kind: str) -> list[Any]:
     opts = _ddmin(list(opts), fails)
     for i, o in enumerate(list(opts)):
         for k in _divisors(o.arg)[:-1]:
-            cand = opts[:i] + [Opt(o.op, o.axis, k)] + opts[i + 1:]
+            cand = opts[:i] + [Opt(o.op, o.axis, k)] + opts[i + 1 :]
             if fails(cand):
                 opts = cand
                 break
@@ -1650,18 +1698,19 @@ def shrink_opts_program(p: Program, opts: list[Any], kind: str, budget_s: float 
         return found[q]
 
     def with_steps(q: Program, steps: Sequence[Step]) -> Program:
-        return Program(q.shape, q.dtype, q.seed, tuple(steps), q.src)
+        return Program(q.shape, q.dtype, q.seed, tuple(steps), q.src, q.max_numel)
 
     steps = _ddmin(list(p.steps), lambda st: failing_kernel(with_steps(p, st)) is not None)
     p = with_steps(p, steps)
     for i in range(len(p.shape)):
         for v in (1, p.shape[i] // 2):
-            q = Program(p.shape[:i] + (v,) + p.shape[i + 1:], p.dtype, p.seed, p.steps, p.src)
+            q = Program(p.shape[:i] + (v,) + p.shape[i + 1 :], p.dtype, p.seed, p.steps, p.src, p.max_numel)
             if 0 < v < p.shape[i] and failing_kernel(q) is not None:
                 p = q
                 break
     p = resolve_program(p).program
-    return p, failing_kernel(p) if failing_kernel(p) is not None else -1
+    idx = failing_kernel(p)
+    return p, -1 if idx is None else idx
 
 
 def random_opts(ast: UOp, rnd: random.Random, threads: bool, max_len: int) -> list[Any]:
@@ -1685,6 +1734,7 @@ class _OptsSession:
     def __init__(self, rep: FuzzReport, rnd: random.Random, threads: bool, shrink: bool, verbose: bool) -> None:
         self.rep, self.rnd, self.threads, self.shrink, self.verbose = rep, rnd, threads, shrink, verbose
         self.cases: list[KernelCase] = []
+        self.failed: set[int] = set()  # kernels already reported: random lists skip them
 
     def fail(self, case: KernelCase, opts: list[Any] | None, res: tuple[str, str]) -> None:
         kind, msg = res
@@ -1704,10 +1754,13 @@ class _OptsSession:
         f = Failure("opts", kind, f"{case.label} kernel {case.index} with {what}: {msg}",
                     render_opts_repro(case, opts, msg), len(self.cases))  # fmt: skip
         self.rep.failures.append(f)
+        self.failed.add(id(case))
         if self.verbose:
             print(f, flush=True)
 
-    def load(self, label: str, source: str, individual: bool, program: Program | None = None) -> list[np.ndarray | None]:
+    def load(
+        self, label: str, source: str, individual: bool, program: Program | None = None
+    ) -> list[np.ndarray | None]:
         """Run the program's schedule kernel by kernel, checking each kernel's actions; returns the unoptimized
         outputs (None for copies)."""
         from tinygrad.codegen.opt import OptError, apply_opt
@@ -1724,8 +1777,14 @@ class _OptsSession:
                 base = run_kernel_with_opts(si, [])
             except Exception as e:  # noqa: BLE001
                 case = KernelCase(label, source, idx, si, np.zeros(0))
-                self.rep.failures.append(Failure("opts", f"crash:{type(e).__name__}", f"{label} kernel {idx} "
-                                                 f"unoptimized: {_short_exc(e)}", render_opts_repro(case, [], "")))
+                self.rep.failures.append(
+                    Failure(
+                        "opts",
+                        f"crash:{type(e).__name__}",
+                        f"{label} kernel {idx} unoptimized: {_short_exc(e)}",
+                        render_opts_repro(case, [], ""),
+                    )
+                )
                 return outs
             case = KernelCase(label, source, idx, si, base, program)
             self.cases.append(case)
@@ -1753,7 +1812,7 @@ class _OptsSession:
 
 
 def fuzz_opts(n: int, seed: int, individual: bool = True, programs: int = 0, max_len: int = 4, shrink: bool = True,
-              time_limit_s: float | None = None, corpus: Sequence[str] | None = None,
+              time_limit_s: float | None = None, corpus: Sequence[str] | None = None, big: bool = False,
               verbose: bool = False) -> FuzzReport:  # fmt: skip
     """Optimizer fuzzing on the default device. The kernels are those of the OPT_CORPUS programs (or the named
     subset) plus `programs` random programs. Each kernel is checked with its hand-coded actions, with every
@@ -1770,7 +1829,7 @@ def fuzz_opts(n: int, seed: int, individual: bool = True, programs: int = 0, max
     def out_of_time() -> bool:
         return time_limit_s is not None and time.perf_counter() - st > time_limit_s
 
-    for name, setup, _, npx in OPT_CORPUS:
+    for name, _, _, npx in OPT_CORPUS:
         if (corpus is not None and name not in corpus) or out_of_time():
             continue
         source = corpus_source(name, rnd.getrandbits(32))
@@ -1782,20 +1841,31 @@ def fuzz_opts(n: int, seed: int, individual: bool = True, programs: int = 0, max
         got = outs[-1]
         rep.checks += 1
         ref = ref.astype(got.dtype) if ref.dtype.kind == got.dtype.kind else ref
-        if got.size != ref.size or (msg := compare_values(got.reshape(ref.shape), ref, _magnitude(ref))) is not None:
-            msg = "sizes differ" if got.size != ref.size else msg
-            rep.failures.append(Failure("opts", "reference", f"{name}: unoptimized kernels disagree with numpy: {msg}",
-                                        source))  # fmt: skip
+        bad = ("size", f"{got.size} vs {ref.size} elements") if got.size != ref.size else None
+        if (bad := bad or compare_values(got.reshape(ref.shape), ref, _magnitude(ref))) is not None:
+            msg = f"{name}: unoptimized kernels disagree with numpy: {bad[1]}"
+            rep.failures.append(Failure("opts", "reference", msg, source))
     for _ in range(programs):
         if out_of_time():
             break
-        res = random_program(rnd)
-        if res.applied:
-            sess.load("random program", program_source(res), individual, res.program)
+        res = random_program(rnd, big=big)
+        if not res.applied:
+            continue
+        # a program already wrong without actions is the program fuzzer's finding, not the optimizer's
+        rep.checks += 1
+        if (bad := run_program(res)) is not None:
+            rep.failures.append(Failure("opts", f"program-{bad[0]}", f"random program, default actions: {bad[1]}",
+                                        render_program_repro(res, *bad)))  # fmt: skip
+            if verbose:
+                print(rep.failures[-1], flush=True)
+            continue
+        sess.load("random program", program_source(res), individual, res.program)
     for _ in range(n if sess.cases else 0):
         if out_of_time():
             break
         case = rnd.choice(sess.cases)
+        if id(case) in sess.failed:
+            continue
         if not (opts := random_opts(case.si.ast, rnd, sess.threads, max_len)):
             continue
         rep.checks += 1
@@ -1803,3 +1873,58 @@ def fuzz_opts(n: int, seed: int, individual: bool = True, programs: int = 0, max
             sess.fail(case, opts, res2)
     rep.seconds = time.perf_counter() - st
     return rep
+
+
+# =====================================================================================================
+# command line
+# =====================================================================================================
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m tinygrad.testing.fuzz {symbolic,programs,opts} --n N --seed S`: prints each failure's
+    reproducer as it is found and a summary; exits 1 if anything failed."""
+    ap = argparse.ArgumentParser(prog="python -m tinygrad.testing.fuzz", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    ap.add_argument("fuzzer", choices=["symbolic", "programs", "opts"])
+    ap.add_argument("--n", type=int, default=1000, help="cases (symbolic: expressions, programs: programs, "
+                    "opts: random action lists)")  # fmt: skip
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--time", type=float, default=None, help="stop after this many seconds")
+    ap.add_argument("--no-shrink", action="store_true", help="report failures as found, without shrinking")
+    ap.add_argument("--max-failures", type=int, default=20, help="stop after this many failures")
+    ap.add_argument("--depth", type=int, default=5, help="symbolic: expression depth")
+    ap.add_argument("--var-divisors", action="store_true", help="symbolic: also divide by expressions")
+    ap.add_argument("--steps", type=int, default=8, help="programs: most steps per program")
+    ap.add_argument("--big", action="store_true", help="programs/opts: inputs up to 4096 elements")
+    ap.add_argument("--programs", type=int, default=50, help="opts: random programs added to the kernel corpus")
+    ap.add_argument("--no-individual", action="store_true", help="opts: skip trying every single action")
+    ap.add_argument("-q", "--quiet", action="store_true", help="only the summary")
+    a = ap.parse_args(argv)
+    verbose = not a.quiet
+    if a.fuzzer == "symbolic":
+        rep = fuzz_symbolic(a.n, a.seed, a.depth, a.var_divisors, not a.no_shrink, a.max_failures, verbose)
+    elif a.fuzzer == "programs":
+        rep = fuzz_programs(
+            a.n,
+            a.seed,
+            a.steps,
+            a.big,
+            not a.no_shrink,
+            time_limit_s=a.time,
+            verbose=verbose,
+            max_failures=a.max_failures,
+        )
+    else:
+        rep = fuzz_opts(a.n, a.seed, not a.no_individual, a.programs, shrink=not a.no_shrink, time_limit_s=a.time,
+                        big=a.big, verbose=verbose)  # fmt: skip
+    print(rep.summary())
+    kinds: dict[str, int] = {}
+    for f in rep.failures:
+        kinds[f.kind] = kinds.get(f.kind, 0) + 1
+    for k, c in sorted(kinds.items()):
+        print(f"  {c:4d} {k}")
+    return 1 if rep.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
