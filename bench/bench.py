@@ -513,7 +513,7 @@ def machine_info() -> dict[str, Any]:
 def tabulate(res: dict[str, Any], sizes: dict[str, Any]) -> str:
     cols = [c for c in ("numpy", "torch", "torch.compile", "ours", "tinygrad (peer)") if c in res["frameworks"]]
     fws = res["frameworks"]
-    vs = [c for c in ("numpy", "torch", "tinygrad (peer)") if c in cols]
+    vs = [c for c in ("numpy", "torch", "tinygrad (peer)") if c in cols] if "ours" in cols else []
 
     def cell(fw: str, name: str) -> dict[str, Any] | None:
         r = fws.get(fw, {}).get("results", {}).get(name)
@@ -522,7 +522,7 @@ def tabulate(res: dict[str, Any], sizes: dict[str, Any]) -> str:
     def mark(fw: str, name: str) -> str:
         return " (!)" if name in res.get("mismatches", {}).get(fw, []) else ""
 
-    head = "| workload | " + " | ".join(cols) + " | " + " | ".join(f"ours / {c}" for c in vs) + " |"
+    head = "| workload | " + " | ".join([*cols, *(f"ours / {c}" for c in vs)]) + " |"
     lines = ["### median time per run (ratios: ours time / their time, >1 means ours is slower)", "", head,
              "|" + "---|" * (1 + len(cols) + len(vs))]  # fmt: skip
     for name in WORKLOADS + STARTUP:

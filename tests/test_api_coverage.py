@@ -55,8 +55,11 @@ def test_top_level_imports():
     text = api_text()
     line = re.search(r"Top-level imports: `from tinygrad import ([^`]+)`", text)
     assert line is not None
-    missing = [n.strip() for n in line.group(1).split(",") if not hasattr(tinygrad, n.strip())
-               and n.strip() not in TOP_LEVEL_GAPS]
+    missing = [
+        n.strip()
+        for n in line.group(1).split(",")
+        if not hasattr(tinygrad, n.strip()) and n.strip() not in TOP_LEVEL_GAPS
+    ]
     assert not missing, f"tinygrad lacks {missing}"
 
 

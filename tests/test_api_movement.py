@@ -20,7 +20,6 @@ from tinygrad.errors import AxisError, DTypeError, ShapeError
 Fn = Callable[..., Any]
 
 
-
 def _as_list(x: Any) -> list[Any]:
     return list(x) if isinstance(x, (tuple, list)) else [x]
 

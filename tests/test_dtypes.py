@@ -108,10 +108,14 @@ def test_bitcast_size_mismatch_raises():
 @pytest.mark.parametrize(
     "a,b,want",
     [
-        (dtypes.int8, dtypes.uint8, dtypes.int16), (dtypes.float16, dtypes.bfloat16, dtypes.float32),
-        (dtypes.bool, dtypes.int32, dtypes.int32), (dtypes.int64, dtypes.float16, dtypes.float16),
-        (dtypes.uint32, dtypes.int32, dtypes.int64), (dtypes.float32, dtypes.float64, dtypes.float64),
-        (dtypes.uint8, dtypes.uint64, dtypes.uint64), (dtypes.fp8e4m3, dtypes.fp8e5m2, dtypes.float16),
+        (dtypes.int8, dtypes.uint8, dtypes.int16),
+        (dtypes.float16, dtypes.bfloat16, dtypes.float32),
+        (dtypes.bool, dtypes.int32, dtypes.int32),
+        (dtypes.int64, dtypes.float16, dtypes.float16),
+        (dtypes.uint32, dtypes.int32, dtypes.int64),
+        (dtypes.float32, dtypes.float64, dtypes.float64),
+        (dtypes.uint8, dtypes.uint64, dtypes.uint64),
+        (dtypes.fp8e4m3, dtypes.fp8e5m2, dtypes.float16),
     ],
     ids=str,
 )

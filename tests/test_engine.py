@@ -41,7 +41,9 @@ def _run(code: str, **env: str) -> str:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=e, timeout=300).stdout
 
 
-PROG = "from tinygrad import Tensor; import numpy as np; print((Tensor(np.arange(8, dtype=np.float32)) * 2).sum().item())"
+PROG = (
+    "from tinygrad import Tensor; import numpy as np; print((Tensor(np.arange(8, dtype=np.float32)) * 2).sum().item())"
+)
 
 
 def test_debug_levels_print_what_they_promise():

@@ -40,6 +40,11 @@ def test_fuzz_deep_expressions_fixed_seed():
     assert_clean(fuzz.fuzz_symbolic(1500, seed=99, depth=8))
 
 
+def test_fuzz_negative_divisors_fixed_seed():
+    # IDIV/MOD by negative constants (C truncation rules differ from Python's floor there)
+    assert_clean(fuzz.fuzz_symbolic(3000, seed=4321, neg_divisors=True))
+
+
 def test_fuzz_fresh_seed(seed):
     assert_clean(fuzz.fuzz_symbolic(1500, seed=seed))
 
