@@ -114,12 +114,6 @@ def test_hand_coded_threads_on_a_big_kernel():
     np.testing.assert_allclose(base.reshape(64, 32), a.numpy() @ b.numpy(), rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: THREAD is not refused on grid renderers: get_program accepts it for PYTHON "
-    "(threads=1, has_global_ids) and the program's SPECIAL 'core_id' crashes the launch with "
-    "ValueError instead of an OptError at get_program",
-)
 def test_thread_on_grid_renderer_is_refused_or_correct():
     x = Tensor(np.arange(8, dtype=np.float32), device="PYTHON")
     si = (x * 2).schedule()[0]

@@ -49,17 +49,11 @@ def test_fuzz_fresh_seed(seed):
     assert_clean(fuzz.fuzz_symbolic(1500, seed=seed))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: MOD's vmin/vmax assume a constant divisor: x % y with y in [1, 4] gets "
-    "bounds [0, 0] (min(vmax(x), vmin(y) - 1)), so simplify folds it to 0",
-)
 def test_fuzz_variable_divisors():
     # the grammar also divides by positive expressions (Tensor-level int // and % of index-derived values do)
     assert_clean(fuzz.fuzz_symbolic(500, seed=7, var_divisors=True, shrink=False))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: MOD's vmin/vmax assume a constant divisor (uop/ops.py _compute_bounds)")
 def test_mod_by_variable_bounds_minimal():
     # shrunk by the fuzzer: r0 % (r0 + 1) == r0 for r0 in {0, 1}, but its bounds are [0, 0] and simplify gives 0
     r0 = rng(2, 0)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from tinygrad.dtype import dtypes
 from tinygrad.codegen.emulate_dtypes import EMULATABLE, rewrite_emulated
-from tinygrad.codegen.opt import Opt, apply_opts, hand_coded_optimizations
+from tinygrad.codegen.opt import Opt, OptError, OptOps, apply_opts, hand_coded_optimizations
 from tinygrad.helpers import DEBUG, NOOPT, prod
 from tinygrad.renderer import Renderer
 from tinygrad.uop.ops import Ops, UOp
@@ -109,6 +109,8 @@ def get_program(ast: UOp, renderer: Renderer, opts: list[Opt] | None = None) -> 
     if opts is None:
         opts = [] if NOOPT else hand_coded_optimizations(ast, threads=renderer.threads)
     if opts:
+        if renderer.has_global_ids and any(o.op is OptOps.THREAD for o in opts):
+            raise OptError("THREAD splits loops across CPU cores; grid renderers parallelize with the grid instead")
         ast = apply_opts(ast, opts)
     if DEBUG >= 3 and opts:
         print(f"{ast.arg}: {opts}")

@@ -87,11 +87,12 @@ def make_range(size: int, axis: int) -> UOp:
 
 class ExprGen:
     """Random integer/bool index expressions over `ranges`. `var_divisors` also divides by (positive)
-    expressions instead of constants only; index math from movement ops never does that, but the IR allows it
-    (Tensor-level int `//` and `%` lower to IDIV/MOD of loaded values)."""
+    expressions instead of constants only, `neg_divisors` by negative constants; index math from movement ops
+    never does either, but the IR allows both (Tensor-level int `//` and `%` lower to IDIV/MOD of any values)."""
 
-    def __init__(self, rnd: random.Random, ranges: Sequence[UOp], var_divisors: bool = False) -> None:
-        self.rnd, self.ranges, self.var_divisors = rnd, list(ranges), var_divisors
+    def __init__(self, rnd: random.Random, ranges: Sequence[UOp], var_divisors: bool = False,
+                 neg_divisors: bool = False) -> None:  # fmt: skip
+        self.rnd, self.ranges, self.var_divisors, self.neg_divisors = rnd, list(ranges), var_divisors, neg_divisors
 
     def leaf(self) -> UOp:
         if self.rnd.random() < 0.75:
@@ -121,7 +122,8 @@ class ExprGen:
         if k == "mulv":
             return UOp(Ops.MUL, IDX, (a, self.int_expr(depth - 2)))
         if k in ("div", "mod"):
-            c = _c(r.choice([1, 2, 3, 4, 5, 6, 7, 8, 12, 16]))
+            # negative divisors only for the extended grammar: index math never makes them
+            c = _c(r.choice([1, 2, 3, 4, 5, 6, 7, 8, 12, 16] + ([-1, -2, -3, -5] if self.neg_divisors else [])))
             return UOp(Ops.IDIV if k == "div" else Ops.MOD, IDX, (a, c))
         if k in ("divv", "modv"):
             # a positive divisor: range + k, k >= 1
@@ -368,7 +370,7 @@ def shrink_index_expr(u: UOp, fails: Callable[[UOp], bool], max_tries: int = 200
 
 
 def fuzz_symbolic(n: int, seed: int, depth: int = 5, var_divisors: bool = False, shrink: bool = True,
-                  max_failures: int = 10, verbose: bool = False) -> FuzzReport:  # fmt: skip
+                  max_failures: int = 10, verbose: bool = False, neg_divisors: bool = False) -> FuzzReport:  # fmt: skip
     """Check `simplify` on n random expressions (seeded): values at sampled points, and vmin/vmax bounds."""
     rep = FuzzReport("symbolic", seed)
     st = time.perf_counter()
@@ -377,7 +379,7 @@ def fuzz_symbolic(n: int, seed: int, depth: int = 5, var_divisors: bool = False,
     for case in range(n):
         nr = rnd.randint(1, 4)
         ranges = [make_range(rnd.choice([1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 33]), a) for a in range(nr)]
-        gen = ExprGen(rnd, ranges, var_divisors)
+        gen = ExprGen(rnd, ranges, var_divisors, neg_divisors)
         u = gen.int_expr(rnd.randint(1, depth)) if rnd.random() < 0.75 else gen.bool_expr(rnd.randint(1, depth))
         env = sample_points(_ranges_of(u), rnd, 48, 512)
         rep.cases += 1
@@ -1163,7 +1165,8 @@ class ProgramResolver:
             return False
         c = StepCtx(step, r.vals[cur], r.dt, [(str(i), v) for i, v in enumerate(r.vals[:-1])])
         try:
-            res = fn(c)
+            with np.errstate(all="ignore"):  # ops look at values (e.g. prod's overflow bound)
+                res = fn(c)
         except (ValueError, IndexError):
             return False
         if res is None:
@@ -1894,6 +1897,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--max-failures", type=int, default=20, help="stop after this many failures")
     ap.add_argument("--depth", type=int, default=5, help="symbolic: expression depth")
     ap.add_argument("--var-divisors", action="store_true", help="symbolic: also divide by expressions")
+    ap.add_argument("--neg-divisors", action="store_true", help="symbolic: also divide by negative constants")
     ap.add_argument("--steps", type=int, default=8, help="programs: most steps per program")
     ap.add_argument("--big", action="store_true", help="programs/opts: inputs up to 4096 elements")
     ap.add_argument("--programs", type=int, default=50, help="opts: random programs added to the kernel corpus")
@@ -1902,7 +1906,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = ap.parse_args(argv)
     verbose = not a.quiet
     if a.fuzzer == "symbolic":
-        rep = fuzz_symbolic(a.n, a.seed, a.depth, a.var_divisors, not a.no_shrink, a.max_failures, verbose)
+        rep = fuzz_symbolic(
+            a.n, a.seed, a.depth, a.var_divisors, not a.no_shrink, a.max_failures, verbose, a.neg_divisors
+        )
     elif a.fuzzer == "programs":
         rep = fuzz_programs(
             a.n,

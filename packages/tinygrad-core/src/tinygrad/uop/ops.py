@@ -389,7 +389,8 @@ def _compute_bounds(u: UOp) -> tuple[ConstType, ConstType]:
         if u.op is Ops.IDIV and isinstance(c, int) and c == d and c > 0 and a >= 0:
             return a // c, b // c
         if u.op is Ops.MOD and isinstance(c, int) and c > 0 and a >= 0:
-            return 0, min(b, c - 1)
+            # a varying divisor bounds the result by its largest value
+            return 0, min(b, d - 1)
         if u.op is Ops.MAX:
             return max(a, c), max(b, d)
         if u.op is Ops.CMPLT:
