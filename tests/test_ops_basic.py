@@ -12,7 +12,6 @@ import pytest
 from tinygrad import Tensor
 from tinygrad.dtype import dtypes
 
-
 F32 = {"rtol": 1e-5, "atol": 1e-6}
 TRANSCENDENTAL = {"rtol": 2e-5, "atol": 1e-5}
 MATMUL = {"rtol": 1e-5, "atol": 1e-5}

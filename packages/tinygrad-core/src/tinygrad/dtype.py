@@ -6,14 +6,14 @@ import functools
 import math
 import struct
 from dataclasses import dataclass
-from typing import Final, Union
+from typing import Final
 
 import numpy as np
 
 from tinygrad.errors import DTypeError
 from tinygrad.helpers import getenv
 
-ConstType = Union[float, int, bool]
+ConstType = float | int | bool
 
 
 @dataclass(frozen=True, eq=True)

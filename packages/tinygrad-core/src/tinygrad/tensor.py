@@ -25,7 +25,7 @@ from tinygrad.tensor_api.nn import NNMixin
 from tinygrad.tensor_api.reduce import ReduceMixin
 from tinygrad.uop.ops import GroupOp, Ops, UOp
 
-Scalar = Union[int, float, bool]
+Scalar = int | float | bool
 TensorLike = Union["Tensor", Scalar]
 
 LOG2_E = 1 / math.log(2)
@@ -62,7 +62,8 @@ def _infer_shape_and_check(data: Any, op: str) -> None:
         if isinstance(x, (list, tuple)):
             subs = [shape(y) for y in x]
             if subs and any(s != subs[0] for s in subs):
-                raise ShapeError(f"{op}: nested lists have inconsistent lengths {sorted(set(subs))}; make them rectangular")
+                raise ShapeError(f"{op}: nested lists have inconsistent lengths {sorted(set(subs))}; "
+                                 "make them rectangular")
             return (len(x), *(subs[0] if subs else ()))
         return ()
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tinygrad.dtype import dtypes
 from tinygrad.codegen.emulate_dtypes import EMULATABLE, rewrite_emulated
 from tinygrad.codegen.opt import Opt, OptError, OptOps, apply_opts, hand_coded_optimizations
+from tinygrad.dtype import dtypes
 from tinygrad.helpers import DEBUG, NOOPT, prod
 from tinygrad.renderer import Renderer
 from tinygrad.uop.ops import Ops, UOp

@@ -77,7 +77,7 @@ def encode(x: UOp, dt: DType) -> UOp:
         mag = af.ne(af).where(_c(U32, 0x7F), (_c(F32, 448.0) < af).where(_c(U32, 0x7E), mag))
     else:
         inf_bits = ((1 << (7 - mbits)) - 1) << mbits
-        mag = af.ne(af).where(_c(U32, inf_bits | 1), ((_c(F32, 61440.0) <= af)).where(_c(U32, inf_bits), mag))
+        mag = af.ne(af).where(_c(U32, inf_bits | 1), (_c(F32, 61440.0) <= af).where(_c(U32, inf_bits), mag))
     return UOp(Ops.OR, U32, (sign, mag)).cast(U8)
 
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from tinygrad.errors import JitError
 from tinygrad.tensor import Tensor
-from tinygrad.uop.ops import Ops, UOp
+from tinygrad.uop.ops import UOp
 
 F = TypeVar("F", bound=Callable[..., Any])
 

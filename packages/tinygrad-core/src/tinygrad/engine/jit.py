@@ -62,7 +62,11 @@ class _CopyStep:
         realize_mod._copy(bufs[0], bufs[1])
 
 
-def _flatten_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[tuple[str, Tensor]], list[tuple[str, Any]]]:
+Found = tuple[list[tuple[str, Tensor]], list[tuple[str, Any]]]
+PlanStep = tuple[Any, list[Any], list[tuple[int, int]], tuple[int, ...], tuple[int, ...] | None]
+
+
+def _flatten_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Found:
     """Tensors (with a path naming where they were found) and everything else, from nested args."""
     tensors: list[tuple[str, Tensor]] = []
     others: list[tuple[str, Any]] = []
@@ -118,7 +122,7 @@ class TinyJit(Generic[R]):
         self.signature: tuple[Any, ...] | None = None
         self.others: list[tuple[str, Any]] = []
         self.ret: Any = None
-        self.plan: list[tuple[Any, list[Any], list[tuple[int, int]], tuple[int, ...], tuple[int, ...] | None]] | None = None
+        self.plan: list[PlanStep] | None = None
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         # decorating a method: bind like a function would, keeping one JIT per instance-method pair
@@ -173,7 +177,8 @@ class TinyJit(Generic[R]):
                     id(buffer_of(u)) in in_ids for u in o.uop.toposort() if u.op.name == "BUFFER"
                 ):
                     raise JitAliasError("TinyJit: an output is an input (or a view of one); return a copy, e.g. "
-                                        "x.contiguous() or x + 0, so replays don't hand back the caller's buffer")  # fmt: skip
+                                        "x.contiguous() or x + 0, so replays don't hand back the caller's "
+                                        "buffer")  # fmt: skip
             self.captured = self._plan_memory([ExecItem(r, list(b)) for r, b in captured], in_bufs, outs)
             self.input_bufs, self.signature, self.others, self.ret = in_bufs, self._sig(tensors), others, ret
             self.cnt = 2
@@ -211,7 +216,7 @@ class TinyJit(Generic[R]):
         mapping = plan_memory([ei.bufs for ei in items], inter)
         return [ExecItem(ei.runner, [mapping.get(id(b), b) for b in ei.bufs]) for ei in items]
 
-    def _make_plan(self) -> list[tuple[Any, list[Any], list[tuple[int, int]], tuple[int, ...], tuple[int, ...] | None]]:
+    def _make_plan(self) -> list[PlanStep]:
         """Per captured kernel: the program, its argument list, which slots take which input, its grid. Copies
         become a small callable so the replay loop is uniform."""
         where = {id(b): i for i, b in enumerate(self.input_bufs)}

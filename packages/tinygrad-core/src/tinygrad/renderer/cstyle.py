@@ -210,7 +210,8 @@ class CStyleRenderer(Renderer):
                 emit(f"const {self.render_dtype(u.dtype)} {v} = {expr};")
             elif op is Ops.CAST:
                 r[u] = v = new_name("cast")
-                emit(f"const {self.render_dtype(u.dtype)} {v} = {self.render_cast(r[u.src[0]], u.dtype, u.src[0].dtype)};")
+                cast = self.render_cast(r[u.src[0]], u.dtype, u.src[0].dtype)
+                emit(f"const {self.render_dtype(u.dtype)} {v} = {cast};")
             elif op is Ops.BITCAST:
                 r[u] = v = new_name("bc")
                 expr = self.render_bitcast(r[u.src[0]], u.dtype, u.src[0].dtype)

@@ -14,8 +14,8 @@ import weakref
 from dataclasses import dataclass
 
 from tinygrad.device import Buffer
-from tinygrad.uop.ops import GroupOp, Ops, UOp
 from tinygrad.schedule.rangeify import KernelBuilder
+from tinygrad.uop.ops import GroupOp, Ops, UOp
 
 Deps = frozenset[tuple[int, int]]
 
