@@ -214,7 +214,9 @@ class tqdm:
         self._last = 0.0
 
     def __iter__(self) -> Iterator[Any]:
-        assert self.iterable is not None
+        if self.iterable is None:
+            raise TypeError("tqdm(total=...) without an iterable is driven with update(n), not iterated; "
+                            "pass the iterable to tqdm(...) to loop over it")  # fmt: skip
         for x in self.iterable:
             yield x
             self.update(1)

@@ -3,7 +3,7 @@
 A backend package lists a module in the `tinygrad.backends` entry-point group of its pyproject:
 
     [project.entry-points."tinygrad.backends"]
-    CPU = "tinygrad_cpu"
+    MYDEV = "my_backend"
 
 and that module carries implementations marked with `tinygrad.plugins.hookimpl`. Core's own reference
 devices (PYTHON, NULL) register through these same hooks. The stubs below are the documentation: each says

@@ -51,38 +51,31 @@ def _size(r: UOp) -> int:
     return r.src[0].arg
 
 
-def upcast(ast: UOp, axis: int, k: int) -> UOp:
-    outer, _ = _ranges(ast)
-    if not 0 <= axis < len(outer):
-        raise OptError(f"UPCAST: no output axis {axis}")
-    r = outer[axis]
+def _split(name: str, kind: str, ranges: list[UOp], axis: int, k: int) -> tuple[UOp, UOp | None, list[UOp]]:
+    """Split ranges[axis] (size n) into n/k iterations of k: (old range, new range or None when n == k, the k
+    index expressions new*k + c that replace the old one)."""
+    if not 0 <= axis < len(ranges):
+        raise OptError(f"{name}: no {kind} axis {axis}")
+    r = ranges[axis]
     n = _size(r)
     if k <= 1 or n % k:
-        raise OptError(f"UPCAST: {k} does not divide axis size {n}")
+        raise OptError(f"{name}: {k} does not divide {kind} size {n}")
     # the new loop keeps the old one's axis number, so it stays at the same nesting position
     new = UOp(Ops.RANGE, dtypes.index, (UOp.const(dtypes.index, n // k),), r.arg) if n > k else None
-    stores = []
-    for c in range(k):
-        repl = (new * k + c) if new is not None else UOp.const(dtypes.index, c)
-        stores.extend(s.substitute({r: repl}) for s in ast.src)
-    return ast.replace(src=tuple(stores))
+    return r, new, [(new * k + c) if new is not None else UOp.const(dtypes.index, c) for c in range(k)]
+
+
+def upcast(ast: UOp, axis: int, k: int) -> UOp:
+    r, _, repls = _split("UPCAST", "output", _ranges(ast)[0], axis, k)
+    return ast.replace(src=tuple(s.substitute({r: repl}) for repl in repls for s in ast.src))
 
 
 def unroll(ast: UOp, axis: int, k: int) -> UOp:
-    _, red = _ranges(ast)
-    if not 0 <= axis < len(red):
-        raise OptError(f"UNROLL: no reduce axis {axis}")
-    r = red[axis]
-    n = _size(r)
-    if k <= 1 or n % k:
-        raise OptError(f"UNROLL: {k} does not divide reduce size {n}")
-    new = UOp(Ops.RANGE, dtypes.index, (UOp.const(dtypes.index, n // k),), r.arg) if n > k else None
+    r, new, repls = _split("UNROLL", "reduce", _ranges(ast)[1], axis, k)
     mapping: dict[UOp, UOp] = {}
     for u in ast.toposort():
         if u.op is Ops.REDUCE and r in u.src[1:]:
-            body = u.src[0]
-            terms = [body.substitute({r: (new * k + j) if new is not None else UOp.const(dtypes.index, j)})
-                     for j in range(k)]  # fmt: skip
+            terms = [u.src[0].substitute({r: repl}) for repl in repls]
             acc = terms[0]
             for t in terms[1:]:
                 acc = UOp(u.arg, u.dtype, (acc, t))
